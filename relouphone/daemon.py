@@ -1,0 +1,314 @@
+"""The daemon: one loop that owns the modem and the database.
+
+It ingests whatever the modem already holds, then waits for events (new message, call,
+lost link) and for the next reply to fall due. The modem's reader thread only queues
+lines; every write to the store and every command to the modem happens on this loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .clock import Clock, SystemClock
+from .config import Config
+from .errors import ModemError, RelouphoneError, SimPinError, StoreError
+from .ingest import Outcome, ReplyRule, ingest_call, ingest_message
+from .modem import IncomingCall, Modem, ModemLost, NewMessage, StoredMessage
+from .outbox import send_due
+from .service import Notifier
+from .store import Store
+
+__all__ = ["EXIT_SIM_LOCKED", "Daemon", "backend_for"]
+
+log = logging.getLogger(__name__)
+
+# systemd must not restart us on this one (RestartPreventExitStatus): a retry could
+# spend the SIM's last PIN attempt.
+EXIT_SIM_LOCKED = 78
+
+# A call rings several times before our hang-up lands: one call, not several.
+SAME_CALL_SECONDS = 10.0
+RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+# The longest the loop blocks, so a stop request is honoured promptly.
+MAX_WAIT_SECONDS = 0.5
+
+
+def backend_for(config: Config) -> Modem:
+    """The real backend for the configured port."""
+    from .gsmmodem_backend import GsmModemBackend
+
+    return GsmModemBackend(
+        config.modem.port,
+        baudrate=config.modem.baudrate,
+        pin=config.modem.pin,
+        command_timeout=config.modem.command_timeout,
+    )
+
+
+class _LinkLost(Exception):
+    """Internal: the modem went away; reconnect."""
+
+
+@dataclass
+class _State:
+    modem: str = "starting"
+    signal: int | None = None
+    operator: str | None = None
+    last_call: tuple[str | None, float] | None = None
+    next_heartbeat: float = 0.0
+    reconnects: int = 0
+    listeners: list[Callable[[str, Outcome | object], None]] = field(default_factory=list)
+
+
+class Daemon:
+    """Records every inbound event and sends each due reply once."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        modem_factory: Callable[[], Modem] | None = None,
+        clock: Clock | None = None,
+        notifier: Notifier | None = None,
+        store: Store | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.notifier = notifier or Notifier()
+        self._modem_factory = modem_factory or (lambda: backend_for(config))
+        self._store = store
+        self.rule = ReplyRule(text=config.reply.text, delay=config.reply.delay)
+        self.stop_event = threading.Event()
+        self.ready = threading.Event()
+        self.state = _State()
+        self._turns = threading.Condition()
+        self._turn = 0
+
+    def on_event(self, listener: Callable[[str, object], None]) -> None:
+        """Call `listener(what, detail)` for each thing the daemon does (the demo narrates)."""
+        self.state.listeners.append(listener)
+
+    def _tell(self, what: str, detail: object) -> None:
+        for listener in self.state.listeners:
+            listener(what, detail)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run until `stop()`; returns the process exit code."""
+        store = self._store or Store(self.config.storage.database)
+        try:
+            settled = store.settle_interrupted_sends(self.clock.now())
+            if settled:
+                log.warning(
+                    "%d replies were interrupted mid-send; not resending them", len(settled)
+                )
+            return self._run_with(store)
+        finally:
+            self.notifier.stopping()
+            if self._store is None:
+                store.close()
+
+    def _run_with(self, store: Store) -> int:
+        attempt = 0
+        while not self.stop_event.is_set():
+            modem = self._modem_factory()
+            try:
+                self._set_modem_state(store, "connecting")
+                modem.connect()
+                attempt = 0
+                self._serve(store, modem)
+            except SimPinError as exc:
+                log.error("SIM locked: %s", exc)
+                self._set_modem_state(store, "sim locked", detail=str(exc))
+                return EXIT_SIM_LOCKED
+            except (ModemError, _LinkLost) as exc:
+                log.warning("modem unavailable: %s", exc)
+                self._set_modem_state(store, "disconnected", detail=str(exc))
+            finally:
+                modem.close()
+            if self.stop_event.is_set():
+                break
+            delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
+            attempt += 1
+            self.state.reconnects += 1
+            log.info("reconnecting in %gs", delay)
+            self.stop_event.wait(delay)
+        self._set_modem_state(store, "stopped")
+        return 0
+
+    def _serve(self, store: Store, modem: Modem) -> None:
+        self._ingest_all(store, modem, startup=True)
+        self._refresh_health(store, modem)
+        self.notifier.ready()
+        self.ready.set()
+        log.info("ready on %s", self.config.modem.port)
+        try:
+            while not self.stop_event.is_set():
+                self._send_due(store, modem)
+                if self.clock.monotonic() >= self.state.next_heartbeat:
+                    self._refresh_health(store, modem)
+                event = modem.next_event(self.clock.real_timeout(self._seconds_to_wait(store)))
+                if event is not None:
+                    self._handle(store, modem, event)
+                self._count_turn()
+        finally:
+            self.ready.clear()
+
+    def _count_turn(self) -> None:
+        with self._turns:
+            self._turn += 1
+            self._turns.notify_all()
+
+    def wait_turns(self, count: int = 2, timeout: float = 5.0) -> bool:
+        """Block until the loop has gone round `count` more times (tests use it to settle)."""
+        with self._turns:
+            target = self._turn + count
+            return self._turns.wait_for(lambda: self._turn >= target, timeout)
+
+    def _seconds_to_wait(self, store: Store) -> float:
+        wait = min(MAX_WAIT_SECONDS, self.state.next_heartbeat - self.clock.monotonic())
+        due = store.next_due_at()
+        if due is not None:
+            wait = min(wait, (due - self.clock.now()).total_seconds())
+        return max(0.0, wait)
+
+    # -- events ----------------------------------------------------------------------------
+
+    def _handle(self, store: Store, modem: Modem, event: object) -> None:
+        if isinstance(event, ModemLost):
+            raise _LinkLost(event.reason)
+        if isinstance(event, NewMessage):
+            if event.slot is None:
+                self._ingest_all(store, modem, startup=False)
+                return
+            message = modem.read_stored(event.storage, event.slot)
+            if message is not None:
+                self._ingest(store, modem, message)
+        elif isinstance(event, IncomingCall):
+            self._answer_call(store, modem, event)
+
+    def _ingest_all(self, store: Store, modem: Modem, *, startup: bool) -> None:
+        """Everything in the modem's storage: what arrived while we were down, or lost URCs."""
+        messages = modem.list_stored()
+        for message in messages:
+            self._ingest(store, modem, message)
+        if startup:
+            held = {(m.storage, m.slot) for m in messages}
+            gone = [
+                pid
+                for pid, storage, slot in store.slots_awaiting_deletion()
+                if (storage, slot) not in held
+            ]
+            if gone:
+                store.mark_pdus_deleted(gone)
+
+    def _ingest(self, store: Store, modem: Modem, message: StoredMessage) -> None:
+        try:
+            outcome = ingest_message(store, message, self.clock.now(), self.rule)
+        except StoreError as exc:
+            # Not committed, so not deleted: the message waits on the SIM for a retry.
+            log.error("could not record the message in slot %s: %s", message.slot, exc)
+            return
+        self._report(outcome)
+        modem.delete_stored(message.storage, message.slot)
+        if outcome.pdu_id is not None:
+            store.mark_pdus_deleted([outcome.pdu_id])
+
+    def _answer_call(self, store: Store, modem: Modem, call: IncomingCall) -> None:
+        now = self.clock.monotonic()
+        last = self.state.last_call
+        try:
+            modem.hang_up()
+        except ModemError as exc:
+            log.warning("could not hang up: %s", exc)
+        if last is not None and last[0] == call.number and now - last[1] < SAME_CALL_SECONDS:
+            return
+        self.state.last_call = (call.number, now)
+        try:
+            outcome = ingest_call(store, call, self.clock.now(), self.rule)
+        except StoreError as exc:
+            log.error(
+                "could not record a call from %s: %s", call.number or "a withheld number", exc
+            )
+            return
+        self._report(outcome)
+
+    def _report(self, outcome: Outcome) -> None:
+        sender = outcome.sender.e164 or outcome.sender.raw if outcome.sender else None
+        if outcome.kind in ("sms", "call"):
+            log.info(
+                "%s from %s recorded: %s",
+                outcome.kind.upper() if outcome.kind == "sms" else "call",
+                sender or "a withheld number",
+                outcome.decision.reason if outcome.decision else "-",
+            )
+        elif outcome.kind == "quarantined":
+            log.warning("an undecodable message was quarantined (pdu row %s)", outcome.pdu_id)
+        self._tell(outcome.kind, outcome)
+
+    # -- replies and health ----------------------------------------------------------------
+
+    def _send_due(self, store: Store, modem: Modem) -> None:
+        for result in send_due(store, modem, self.clock.now()):
+            if result.state == "sent":
+                log.info("reply %d sent to %s", result.reply.id, result.reply.number)
+            else:
+                log.warning(
+                    "reply %d to %s: %s (%s)",
+                    result.reply.id,
+                    result.reply.number,
+                    result.state,
+                    result.error,
+                )
+            self._tell("reply", result)
+
+    def _refresh_health(self, store: Store, modem: Modem) -> None:
+        self.state.next_heartbeat = self.clock.monotonic() + self._heartbeat_interval()
+        try:
+            health = modem.health()
+        except ModemError as exc:
+            # No watchdog ping: if the modem stays wedged, systemd restarts us.
+            log.warning("the modem does not answer: %s", exc)
+            self._set_modem_state(store, "not answering", detail=str(exc))
+            raise _LinkLost(str(exc)) from exc
+        self.state.signal = health.signal
+        self.state.operator = health.operator
+        self._set_modem_state(store, health.registration)
+        self.notifier.watchdog()
+
+    def _heartbeat_interval(self) -> float:
+        interval = self.config.daemon.heartbeat
+        if self.notifier.watchdog_seconds:
+            interval = min(interval, self.notifier.watchdog_seconds / 2)
+        return interval
+
+    def _set_modem_state(self, store: Store, state: str, detail: str | None = None) -> None:
+        self.state.modem = state
+        try:
+            pending = len(store.pending_replies())
+            store.write_heartbeat(
+                at=self.clock.now(),
+                pid=os.getpid(),
+                modem_state=state,
+                signal=self.state.signal,
+                operator=self.state.operator,
+                detail=detail,
+            )
+        except (StoreError, RelouphoneError) as exc:
+            log.error("could not write the heartbeat: %s", exc)
+            pending = -1
+        signal = "?" if self.state.signal is None else self.state.signal
+        self.notifier.status(f"modem {state}, signal {signal}/31, {pending} replies pending")
+
+
+def _now_text(moment: datetime) -> str:
+    return moment.astimezone().strftime("%H:%M:%S")

@@ -1,0 +1,494 @@
+"""The modem backend over python-gsmmodem-new: the only module that imports `gsmmodem`.
+
+We keep the library's serial machinery (its reader thread and its command/response
+pairing) and mend, here and nowhere else, the defects of version 0.13.0 that would lose
+messages or deafen a modem. Each is named where it is mended, with the test that shows it:
+
+1. Its reader decodes every line strictly as UTF-8 and its thread dies silently on one bad
+   byte, so every later message is lost while the process looks alive.
+   -> `_readLoop` decodes leniently and reports any failure as `ModemLost`.
+   (tests/test_gsmmodem_backend.py::test_invalid_utf8_on_the_line_does_not_kill_the_reader)
+2. It forces RTS/CTS and DSR/DTR flow control, which leaves modems without those lines deaf.
+   -> `_open_link` opens the port with flow control off.
+   (test_port_is_opened_without_hardware_flow_control)
+3. It prefixes "+" to national caller numbers (06... becomes +06...).
+   -> `_parse_clip` keeps the number as given, with its type of address.
+   (test_national_caller_number_is_kept_as_given)
+4. It does not reassemble multipart messages and 5. does not read messages already stored
+   at connect: we never use its SMS handling; the daemon gets raw PDUs from `list_stored`
+   and `read_stored` and reassembles them itself (tests/test_daemon.py).
+6. It starts a thread per unsolicited line and deletes a stored SMS as soon as its callback
+   returns. -> unsolicited lines go to one queue that the daemon's single loop drains; a
+   message is deleted only when the daemon asks, after its commit.
+   (test_unsolicited_lines_start_no_threads)
+Also mended: its `write` sleeps and retries recursively on some errors, so we ask it not
+to parse errors and translate the final line ourselves, once, into our error tree; and it
+treats unsolicited lines that arrive inside a command's response as part of the response
+(`_handleLineRead`).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import threading
+import time
+
+import serial
+from gsmmodem.exceptions import TimeoutException
+from gsmmodem.modem import GsmModem
+
+from .errors import ModemError, ModemTimeout, SendUncertain, SimPinError
+from .modem import (
+    Event,
+    IncomingCall,
+    ModemHealth,
+    ModemLost,
+    NewMessage,
+    StoredMessage,
+)
+from .pdu import EncodedPdu
+
+__all__ = ["GsmModemBackend", "is_unsolicited"]
+
+log = logging.getLogger(__name__)
+
+CTRL_Z = "\x1a"
+MAX_LINE_BYTES = 65536
+# A RING with no +CLIP after this long is a call without caller ID.
+CLIP_GRACE_SECONDS = 1.0
+
+# Lines a modem sends on its own, which may arrive in the middle of a command's response.
+# +CLIP is unsolicited only with a quoted number: "+CLIP: 1,1" answers AT+CLIP?.
+_UNSOLICITED = re.compile(
+    r'^(\+CMTI:|\+CDSI:|\+CRING:|RING$|\+CLIP:\s*"|\^RSSI:|\^HCSQ:|\^BOOT:|\^MODE:|\^SRVST:'
+    r"|\^SIMST:|\^SYSSTART|\^DSFLOWRPT:|\^CEND:|\^ORIG:|\^CONF:|\^CONN:|\^STIN:|\+CUSD:"
+    r"|\+PBREADY|\+QIND:|\*PSUTTZ:|\+CIEV:|\+CTZV:|RDY$|\+CPIN: NOT READY|SMS Ready|Call Ready)"
+)
+_CMTI = re.compile(r'^\+CMTI:\s*"?([A-Z]{2})"?\s*,\s*(\d+)')
+_CLIP = re.compile(r'^\+CLIP:\s*"([^"]*)"\s*,\s*(\d+)(.*)$')
+_FINAL_ERROR = re.compile(r"^\+CM([ES]) ERROR:\s*(\d+)")
+_REGISTRATION = {
+    0: "not registered",
+    1: "registered (home)",
+    2: "searching",
+    3: "registration denied",
+    4: "unknown",
+    5: "registered (roaming)",
+}
+
+
+def is_unsolicited(line: str) -> bool:
+    """Whether a line is one the modem sends on its own rather than in answer to a command."""
+    return bool(_UNSOLICITED.match(line))
+
+
+class _MendedGsmModem(GsmModem):
+    """python-gsmmodem-new's modem with its reader and notification handling mended."""
+
+    def __init__(self, port: str, baudrate: int, lines: queue.Queue) -> None:
+        super().__init__(port, baudrate)
+        self._lines = lines
+
+    def _open_link(self) -> None:
+        """Defect 2: open without RTS/CTS or DSR/DTR flow control, which many modems lack."""
+        self.serial = serial.serial_for_url(
+            self.port,
+            baudrate=self.baudrate,
+            timeout=self.timeout,
+            rtscts=False,
+            dsrdtr=False,
+        )
+        self.alive = True
+        self.rxThread = _reader_thread(self._readLoop)
+
+    def _readLoop(self) -> None:
+        """Defect 1: decode leniently, read what is waiting at once, and never die silently."""
+        buffer = bytearray()
+        try:
+            while self.alive:
+                chunk = self.serial.read(self.serial.in_waiting or 1)
+                if chunk:
+                    buffer += chunk
+                    self._consume(buffer)
+        except Exception as exc:
+            # Whatever broke the link (unplugged, I/O error), the daemon must hear of it.
+            self.alive = False
+            try:
+                self.serial.close()
+            except Exception:
+                log.debug("closing a dead port failed", exc_info=True)
+            self._lines.put(ModemLost(f"serial link failed: {exc}"))
+
+    def _consume(self, buffer: bytearray) -> None:
+        while True:
+            end = buffer.find(b"\r\n")
+            if end < 0:
+                break
+            raw = bytes(buffer[:end])
+            del buffer[: end + 2]
+            line = raw.decode("utf-8", errors="replace").strip("\r\x00 ")
+            if line:
+                self._handleLineRead(line)
+        term = self._expectResponseTermSeq
+        if term and buffer.endswith(term):
+            line = buffer.decode("utf-8", errors="replace")
+            buffer.clear()
+            self._handleLineRead(line, checkForResponseTerm=False)
+        elif len(buffer) > MAX_LINE_BYTES:
+            # Garbage without line ends must not grow memory without bound.
+            log.warning("dropping %d bytes of unterminated input from the modem", len(buffer))
+            buffer.clear()
+
+    def _handleLineRead(self, line: str, checkForResponseTerm: bool = True) -> None:
+        """Defect 6 and interleaved URCs: unsolicited lines go to the queue, never the response."""
+        waiting = self._responseEvent is not None and not self._responseEvent.is_set()
+        if waiting and not (checkForResponseTerm and is_unsolicited(line)):
+            self._response.append(line)
+            if not checkForResponseTerm or self.RESPONSE_TERM.match(line):
+                self._responseEvent.set()
+        else:
+            self._lines.put(line)
+
+
+def _reader_thread(target) -> threading.Thread:
+    thread = threading.Thread(target=target, name="modem-reader", daemon=True)
+    thread.start()
+    return thread
+
+
+class GsmModemBackend:
+    """A `relouphone.modem.Modem` for any AT modem in PDU mode, over python-gsmmodem-new."""
+
+    def __init__(
+        self,
+        port: str,
+        *,
+        baudrate: int = 115200,
+        pin: str = "",
+        command_timeout: float = 10.0,
+        send_timeout: float = 60.0,
+    ) -> None:
+        self.port = port
+        self.pin = pin
+        self.command_timeout = command_timeout
+        self.send_timeout = send_timeout
+        self.storage = "SM"
+        self._lines: queue.Queue = queue.Queue()
+        self._modem = _MendedGsmModem(port, baudrate, self._lines)
+        self._ring_since: float | None = None
+        self._connected = False
+
+    # -- commands --------------------------------------------------------------------------
+
+    def command(
+        self,
+        line: str,
+        *,
+        timeout: float | None = None,
+        expect: str | None = None,
+        terminator: str = "\r",
+    ) -> list[str]:
+        """Send one command; return the response lines or raise our error for the final one."""
+        timeout = self.command_timeout if timeout is None else timeout
+        try:
+            lines = self._modem.write(
+                line,
+                timeout=timeout,
+                parseError=False,
+                writeTerm=terminator,
+                expectedResponseTermSeq=expect,
+            )
+        except TimeoutException as exc:
+            partial = list(exc.data or [])
+            raise ModemTimeout(
+                f"{_shown(line)}: no answer within {timeout:g}s"
+                + (f" (got {partial!r})" if partial else "")
+            ) from exc
+        except (serial.SerialException, OSError, AttributeError) as exc:
+            raise ModemError(f"{_shown(line)}: serial link failed: {exc}") from exc
+        _raise_for_final(line, lines[-1])
+        return lines
+
+    # -- the Modem interface ---------------------------------------------------------------
+
+    def connect(self) -> None:
+        try:
+            self._modem._open_link()
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise ModemError(f"cannot open {self.port}: {exc}") from exc
+        self._connected = True
+        self._initialise()
+
+    def _initialise(self) -> None:
+        self._wake()
+        self.command("ATE0")
+        self.command("AT+CMEE=1")
+        self._unlock_sim()
+        self.command("AT+CMGF=0")
+        self._choose_storage()
+        try:
+            self.command("AT+CNMI=2,1,0,0,0")
+        except ModemError:
+            self.command("AT+CNMI=1,1,0,0,0")
+        try:
+            self.command("AT+CLIP=1")
+        except ModemError as exc:
+            log.warning("the modem refuses caller ID (AT+CLIP=1): %s; calls will be anonymous", exc)
+
+    def _wake(self) -> None:
+        """A modem that just booted, or has stale bytes in its buffer, may miss the first AT."""
+        for attempt in range(3):
+            try:
+                self.command("AT", timeout=min(2.0, self.command_timeout))
+                return
+            except ModemTimeout:
+                if attempt == 2:
+                    raise
+            except ModemError:
+                continue
+
+    def _unlock_sim(self) -> None:
+        state = self._sim_state()
+        if state == "READY":
+            return
+        if state != "SIM PIN":
+            raise SimPinError(f"the SIM asks for {state}: unlock it in a phone first")
+        if not self.pin:
+            raise SimPinError("the SIM needs a PIN: set [modem] pin in the configuration")
+        try:
+            self.command(f'AT+CPIN="{self.pin}"', timeout=30)
+        except ModemError as exc:
+            # One attempt only: retrying a wrong PIN would lock the SIM into PUK.
+            raise SimPinError(f"the SIM refused the configured PIN ({exc}); not retrying") from exc
+        time.sleep(0.5)
+        if self._sim_state() != "READY":
+            raise SimPinError("the SIM is still locked after the PIN was accepted")
+
+    def _sim_state(self) -> str:
+        try:
+            lines = self.command("AT+CPIN?", timeout=max(self.command_timeout, 15))
+        except ModemTimeout as exc:
+            # Some modems answer +CPIN: READY without the final OK.
+            match = re.search(r"\+CPIN:\s*([A-Z ]+)", str(exc))
+            if not match:
+                raise
+            return match.group(1).strip()
+        except ModemError as exc:
+            if exc.code == 10:
+                raise SimPinError("no SIM card in the modem (+CME ERROR: 10)") from exc
+            raise
+        line = _first(lines, "+CPIN:")
+        return line.split(":", 1)[1].strip() if line else "UNKNOWN"
+
+    def _choose_storage(self) -> None:
+        for storage in ("SM", "ME"):
+            try:
+                self.command(f'AT+CPMS="{storage}","{storage}","{storage}"')
+            except ModemError:
+                continue
+            self.storage = storage
+            return
+        log.warning("the modem accepts no message storage choice; using its default")
+
+    def next_event(self, timeout: float) -> Event | None:
+        deadline = time.monotonic() + max(0.0, timeout)
+        while True:
+            wait = deadline - time.monotonic()
+            if self._ring_since is not None:
+                wait = min(wait, self._ring_since + CLIP_GRACE_SECONDS - time.monotonic())
+            try:
+                item = self._lines.get(timeout=max(0.0, wait))
+            except queue.Empty:
+                if (
+                    self._ring_since is not None
+                    and time.monotonic() >= self._ring_since + CLIP_GRACE_SECONDS
+                ):
+                    self._ring_since = None
+                    return IncomingCall(number=None, ton=None)
+                if time.monotonic() >= deadline:
+                    return None
+                continue
+            event = self._parse_unsolicited(item)
+            if event is not None:
+                return event
+
+    def _parse_unsolicited(self, item: str | ModemLost) -> Event | None:
+        if isinstance(item, ModemLost):
+            return item
+        if item == "RING" or item.startswith("+CRING"):
+            if self._ring_since is None:
+                self._ring_since = time.monotonic()
+            return None
+        if item.startswith("+CLIP"):
+            self._ring_since = None
+            return _parse_clip(item)
+        if item.startswith("+CMTI"):
+            match = _CMTI.match(item)
+            if match:
+                return NewMessage(storage=match.group(1), slot=int(match.group(2)))
+            # e.g. SIM7000G's '+CMTI: ,-1': something arrived, but not where. Rescan.
+            log.warning("unusable new-message indication %r: rescanning storage", item)
+            return NewMessage(storage=self.storage, slot=None)
+        log.debug("ignored unsolicited line %r", item)
+        return None
+
+    def _select(self, storage: str) -> None:
+        if storage != self.storage:
+            self.command(f'AT+CPMS="{storage}"')
+            self.storage = storage
+
+    def list_stored(self) -> list[StoredMessage]:
+        self._select(self.storage)
+        lines = self.command("AT+CMGL=4", timeout=max(self.command_timeout, 30))
+        messages = []
+        for index, line in enumerate(lines):
+            header = re.match(r"^\+CMGL:\s*(\d+)\s*,\s*(\d+)", line)
+            pdu = _pdu_after(lines, index)
+            if header and pdu is not None:
+                messages.append(
+                    StoredMessage(self.storage, int(header.group(1)), int(header.group(2)), pdu)
+                )
+        return messages
+
+    def read_stored(self, storage: str, slot: int) -> StoredMessage | None:
+        self._select(storage)
+        try:
+            lines = self.command(f"AT+CMGR={slot}")
+        except ModemError as exc:
+            if exc.code == 321:  # invalid memory index: the slot is empty
+                return None
+            raise
+        for index, line in enumerate(lines):
+            header = re.match(r"^\+CMGR:\s*(\d+)", line)
+            pdu = _pdu_after(lines, index)
+            if header and pdu is not None:
+                return StoredMessage(storage, slot, int(header.group(1)), pdu)
+        return None
+
+    def delete_stored(self, storage: str, slot: int) -> None:
+        self._select(storage)
+        self.command(f"AT+CMGD={slot}")
+
+    def send(self, pdus: list[EncodedPdu]) -> list[int]:
+        refs: list[int] = []
+        for part in pdus:
+            try:
+                self.command(f"AT+CMGS={part.tpdu_length}", expect="> ")
+            except ModemError as exc:
+                self._cancel_prompt()
+                raise _after_parts(exc, refs, len(pdus)) from exc
+            try:
+                lines = self.command(part.hex, timeout=self.send_timeout, terminator=CTRL_Z)
+            except ModemError as exc:
+                if exc.code is None:
+                    # No verdict from the modem: the part may well have left.
+                    raise SendUncertain(f"no verdict on a sent part: {exc}") from exc
+                raise _after_parts(exc, refs, len(pdus)) from exc
+            line = _first(lines, "+CMGS:")
+            if line is None:
+                raise SendUncertain("the modem accepted a part but gave no +CMGS reference")
+            refs.append(int(re.sub(r"\D", "", line.split(":", 1)[1].split(",")[0]) or 0))
+        return refs
+
+    def _cancel_prompt(self) -> None:
+        """Leave the PDU prompt, or the next command would be taken for message text."""
+        try:
+            self._modem.write("\x1b", waitForResponse=False, writeTerm="")
+        except Exception:
+            log.debug("cancelling the PDU prompt failed", exc_info=True)
+
+    def hang_up(self) -> None:
+        try:
+            self.command("ATH")
+        except ModemError:
+            self.command("AT+CHUP")
+
+    def health(self) -> ModemHealth:
+        signal = None
+        csq = _first(self.command("AT+CSQ"), "+CSQ:")
+        if csq:
+            rssi = int(re.findall(r"\d+", csq)[0])
+            signal = None if rssi == 99 else rssi
+        registration = "unknown"
+        creg = _first(self.command("AT+CREG?"), "+CREG:")
+        if creg:
+            fields = re.findall(r"\d+", creg)
+            if len(fields) >= 2:
+                registration = _REGISTRATION.get(int(fields[1]), "unknown")
+        operator = None
+        try:
+            cops = _first(self.command("AT+COPS?"), "+COPS:")
+            quoted = re.search(r'"([^"]*)"', cops or "")
+            operator = quoted.group(1) if quoted else None
+        except ModemError:
+            pass
+        return ModemHealth(signal=signal, registration=registration, operator=operator)
+
+    def close(self) -> None:
+        if not self._connected:
+            return
+        self._connected = False
+        self._modem.alive = False
+        link = getattr(self._modem, "serial", None)
+        if hasattr(link, "cancel_read"):
+            link.cancel_read()  # wake the reader now rather than at its next read timeout
+        thread = getattr(self._modem, "rxThread", None)
+        if thread is not None:
+            thread.join(timeout=5)
+        try:
+            self._modem.serial.close()
+        except Exception:
+            log.debug("closing the port failed", exc_info=True)
+
+
+def _parse_clip(line: str) -> IncomingCall:
+    """Defect 3: the number stays as the network gave it; its type of address says the rest."""
+    match = _CLIP.match(line)
+    if not match:
+        return IncomingCall(number=None, ton=None)
+    number, type_of_address, rest = match.groups()
+    ton = (int(type_of_address) >> 4) & 0x7
+    # The 6th field, CLI validity: 1 withheld by the caller, 2 not available.
+    validity = rest.split(",")[4].strip() if rest.count(",") >= 4 else ""
+    if not number or validity in ("1", "2"):
+        return IncomingCall(number=None, ton=None)
+    return IncomingCall(number=number, ton=ton)
+
+
+def _raise_for_final(command: str, final: str) -> None:
+    match = _FINAL_ERROR.match(final)
+    if match:
+        kind, code = f"CM{match.group(1)}", int(match.group(2))
+        raise ModemError(f"{_shown(command)}: +{kind} ERROR: {code}", kind=kind, code=code)
+    if final in ("ERROR", "COMMAND NOT SUPPORT") or final.endswith("ERROR"):
+        raise ModemError(f"{_shown(command)}: {final}")
+
+
+def _after_parts(exc: ModemError, refs: list[int], total: int) -> ModemError:
+    """A refusal is definite only if no earlier part of the same message went out."""
+    if not refs:
+        return exc
+    return SendUncertain(f"{len(refs)} of {total} parts sent, then: {exc}")
+
+
+def _first(lines: list[str], prefix: str) -> str | None:
+    return next((line for line in lines if line.startswith(prefix)), None)
+
+
+def _pdu_after(lines: list[str], index: int) -> str | None:
+    """The PDU line that follows a +CMGR/+CMGL header, skipping stray unsolicited lines."""
+    for line in lines[index + 1 :]:
+        if line == "OK" or line.startswith(("+CMGL:", "+CMGR:")):
+            return None
+        if not is_unsolicited(line):
+            return line.strip().strip('"')
+    return None
+
+
+def _shown(command: str) -> str:
+    """A command as it may appear in a log: PDUs are long, PINs are secret."""
+    if command.upper().startswith("AT+CPIN="):
+        return "AT+CPIN=****"
+    return command if len(command) <= 40 else command[:37] + "..."

@@ -1,0 +1,482 @@
+"""The database: every inbound event, sender and reply, and the only module that speaks SQL.
+
+SQLite through sqlite-utils, in WAL mode with `synchronous=FULL`: a message the daemon
+has committed survives a power cut, which is what allows it to delete the message from the
+SIM afterwards. The schema is versioned with `PRAGMA user_version` and migrated on open.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from .errors import StoreError
+from .timefmt import from_db, to_db
+
+__all__ = ["Heartbeat", "PartRow", "Reply", "Store"]
+
+BUSY_TIMEOUT_SECONDS = 10.0
+
+# Each entry migrates the schema from version N to N+1; never edit a released one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE inbound (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('sms', 'call')),
+        received_at TEXT NOT NULL,
+        sender_raw TEXT NOT NULL,
+        sender_ton INTEGER,
+        sender TEXT,
+        sender_kind TEXT NOT NULL,
+        text TEXT,
+        encoding TEXT,
+        sent_at TEXT,
+        parts INTEGER NOT NULL DEFAULT 1,
+        decision TEXT,
+        reply_id INTEGER REFERENCES replies(id)
+    );
+    CREATE INDEX inbound_sender ON inbound(sender);
+    CREATE INDEX inbound_received ON inbound(received_at);
+
+    CREATE TABLE pdus (
+        id INTEGER PRIMARY KEY,
+        read_at TEXT NOT NULL,
+        storage TEXT,
+        slot INTEGER,
+        pdu TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        on_modem INTEGER NOT NULL DEFAULT 1,
+        inbound_id INTEGER REFERENCES inbound(id),
+        sender_raw TEXT,
+        concat_ref INTEGER,
+        concat_total INTEGER,
+        concat_seq INTEGER,
+        text TEXT,
+        error TEXT
+    );
+    CREATE INDEX pdus_on_modem ON pdus(storage, slot) WHERE on_modem = 1;
+    CREATE INDEX pdus_waiting_parts ON pdus(sender_raw, concat_ref, concat_total)
+        WHERE inbound_id IS NULL AND concat_total IS NOT NULL;
+
+    CREATE TABLE senders (
+        number TEXT PRIMARY KEY,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        sms_count INTEGER NOT NULL DEFAULT 0,
+        call_count INTEGER NOT NULL DEFAULT 0
+    );
+
+    CREATE TABLE replies (
+        id INTEGER PRIMARY KEY,
+        number TEXT NOT NULL,
+        inbound_id INTEGER NOT NULL REFERENCES inbound(id),
+        text TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        due_at TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL,
+        sent_at TEXT,
+        message_refs TEXT,
+        error TEXT
+    );
+    CREATE INDEX replies_state_due ON replies(state, due_at);
+    CREATE INDEX replies_number ON replies(number);
+
+    CREATE TABLE heartbeat (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        updated_at TEXT NOT NULL,
+        pid INTEGER,
+        modem_state TEXT,
+        signal INTEGER,
+        operator TEXT,
+        last_activity TEXT,
+        detail TEXT
+    );
+    """,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    id: int
+    number: str
+    text: str
+    due_at: datetime
+    state: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class PartRow:
+    pdu_id: int
+    seq: int
+    text: str | None
+    pdu: str
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    updated_at: datetime
+    pid: int | None
+    modem_state: str | None
+    signal: int | None
+    operator: str | None
+    last_activity: datetime | None
+    detail: str | None
+
+
+class Store:
+    """Named operations over the relouphone database."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        """Open (creating and migrating if needed) the database at `path`; None means memory."""
+        target = ":memory:" if path is None else str(path)
+        try:
+            if path is not None:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # One connection, used by one thread at a time; the daemon's loop owns it.
+            conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False)
+            self.db = sqlite_utils.Database(conn)
+            self._configure(in_memory=path is None)
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"{target}: cannot open the database: {exc}") from exc
+        self.path = target
+
+    def _configure(self, *, in_memory: bool) -> None:
+        if not in_memory:
+            self.db.enable_wal()
+        # FULL: a commit is on the SD card before we tell the modem to delete the message.
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
+
+    def _migrate(self) -> None:
+        version = self._scalar("PRAGMA user_version")
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"database schema version {version} is newer than this relouphone "
+                f"understands ({len(MIGRATIONS)}): upgrade relouphone"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.atomic():
+                for statement in _statements(script):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version={number}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    @property
+    def schema_version(self) -> int:
+        return self._scalar("PRAGMA user_version")
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction: everything inside commits together or not at all."""
+        try:
+            with self.db.atomic():
+                yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+
+    def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.db.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self.db.execute(sql, params)
+        keys = [d[0] for d in cursor.description]
+        return [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
+
+    def _insert(self, sql: str, params: Sequence[Any]) -> int:
+        cursor = self.db.execute(sql, params)
+        return int(cursor.lastrowid)
+
+    # -- raw PDUs read from the modem ------------------------------------------------------
+
+    def pdu_still_on_modem(self, storage: str, slot: int, pdu: str) -> int | None:
+        """The row of a PDU we stored but whose deletion from the modem was never confirmed.
+
+        Reading it again (after a crash between commit and delete) is a re-read, not a new
+        message: identical texts from a flooder arrive as distinct reads and are all kept.
+        """
+        return self._scalar(
+            "SELECT id FROM pdus WHERE on_modem = 1 AND storage = ? AND slot = ? AND pdu = ?",
+            (storage, slot, pdu),
+        )
+
+    def add_pdu(
+        self,
+        *,
+        read_at: datetime,
+        storage: str | None,
+        slot: int | None,
+        pdu: str,
+        kind: str,
+        sender_raw: str | None = None,
+        concat: tuple[int, int, int] | None = None,
+        text: str | None = None,
+        error: str | None = None,
+    ) -> int:
+        ref, total, seq = concat if concat else (None, None, None)
+        return self._insert(
+            "INSERT INTO pdus (read_at, storage, slot, pdu, kind, sender_raw, concat_ref,"
+            " concat_total, concat_seq, text, error) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (to_db(read_at), storage, slot, pdu, kind, sender_raw, ref, total, seq, text, error),
+        )
+
+    def mark_pdus_deleted(self, pdu_ids: Sequence[int]) -> None:
+        """The modem confirmed it deleted these messages."""
+        self.db.execute(
+            f"UPDATE pdus SET on_modem = 0 WHERE id IN ({','.join('?' * len(pdu_ids))})",
+            list(pdu_ids),
+        )
+
+    def slots_awaiting_deletion(self) -> list[tuple[int, str, int]]:
+        """(pdu id, storage, slot) of committed messages the modem may still hold."""
+        rows = self._rows("SELECT id, storage, slot FROM pdus WHERE on_modem = 1")
+        return [(r["id"], r["storage"], r["slot"]) for r in rows]
+
+    def waiting_parts(self, sender_raw: str, ref: int, total: int) -> list[PartRow]:
+        """Parts of one concatenated message not yet assembled, first arrival per sequence."""
+        rows = self._rows(
+            "SELECT id, concat_seq, text, pdu FROM pdus WHERE inbound_id IS NULL"
+            " AND sender_raw = ? AND concat_ref = ? AND concat_total = ? AND error IS NULL"
+            " ORDER BY id",
+            (sender_raw, ref, total),
+        )
+        first: dict[int, PartRow] = {}
+        for r in rows:
+            first.setdefault(
+                r["concat_seq"], PartRow(r["id"], r["concat_seq"], r["text"], r["pdu"])
+            )
+        return sorted(first.values(), key=lambda p: p.seq)
+
+    def link_pdus(self, pdu_ids: Sequence[int], inbound_id: int) -> None:
+        self.db.execute(
+            f"UPDATE pdus SET inbound_id = ? WHERE id IN ({','.join('?' * len(pdu_ids))})",
+            [inbound_id, *pdu_ids],
+        )
+
+    def quarantine(self, limit: int = 100) -> list[dict[str, Any]]:
+        """PDUs that could not be decoded, newest first."""
+        return self._rows(
+            "SELECT id, read_at, storage, slot, pdu, error FROM pdus WHERE error IS NOT NULL"
+            " ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+
+    # -- inbound events and senders --------------------------------------------------------
+
+    def add_inbound(
+        self,
+        *,
+        kind: str,
+        received_at: datetime,
+        sender_raw: str,
+        sender_ton: int | None,
+        sender: str | None,
+        sender_kind: str,
+        text: str | None = None,
+        encoding: str | None = None,
+        sent_at: datetime | None = None,
+        parts: int = 1,
+    ) -> int:
+        inbound_id = self._insert(
+            "INSERT INTO inbound (kind, received_at, sender_raw, sender_ton, sender, sender_kind,"
+            " text, encoding, sent_at, parts) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                kind,
+                to_db(received_at),
+                sender_raw,
+                sender_ton,
+                sender,
+                sender_kind,
+                text,
+                encoding,
+                sent_at.isoformat() if sent_at else None,
+                parts,
+            ),
+        )
+        if sender is not None:
+            self._count_sender(sender, kind, received_at)
+        return inbound_id
+
+    def _count_sender(self, number: str, kind: str, at: datetime) -> None:
+        column = "sms_count" if kind == "sms" else "call_count"
+        self.db.execute(
+            f"INSERT INTO senders (number, first_seen, last_seen, {column}) VALUES (?, ?, ?, 1)"
+            f" ON CONFLICT(number) DO UPDATE SET last_seen = excluded.last_seen,"
+            f" {column} = {column} + 1",
+            (number, to_db(at), to_db(at)),
+        )
+
+    def set_decision(self, inbound_id: int, decision: str, reply_id: int | None = None) -> None:
+        self.db.execute(
+            "UPDATE inbound SET decision = ?, reply_id = ? WHERE id = ?",
+            (decision, reply_id, inbound_id),
+        )
+
+    def inbound(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The latest inbound events, newest first."""
+        return self._rows("SELECT * FROM inbound ORDER BY id DESC LIMIT ?", (limit,))
+
+    def last_activity(self) -> datetime | None:
+        value = self._scalar("SELECT max(received_at) FROM inbound")
+        return from_db(value) if value else None
+
+    # -- replies ---------------------------------------------------------------------------
+
+    def has_reply(self, number: str) -> bool:
+        """Whether this number already has a reply scheduled, sent or settled."""
+        return self._scalar("SELECT 1 FROM replies WHERE number = ? LIMIT 1", (number,)) is not None
+
+    def add_reply(
+        self, *, number: str, inbound_id: int, text: str, created_at: datetime, due_at: datetime
+    ) -> int:
+        return self._insert(
+            "INSERT INTO replies (number, inbound_id, text, created_at, due_at, state, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, 'pending', ?)",
+            (number, inbound_id, text, to_db(created_at), to_db(due_at), to_db(created_at)),
+        )
+
+    def due_replies(self, now: datetime, limit: int = 50) -> list[Reply]:
+        """Pending replies whose time has come, oldest due first."""
+        rows = self._rows(
+            "SELECT id, number, text, due_at, state, attempts FROM replies"
+            " WHERE state = 'pending' AND due_at <= ? ORDER BY due_at, id LIMIT ?",
+            (to_db(now), limit),
+        )
+        return [_reply(r) for r in rows]
+
+    def next_due_at(self) -> datetime | None:
+        value = self._scalar("SELECT min(due_at) FROM replies WHERE state = 'pending'")
+        return from_db(value) if value else None
+
+    def pending_replies(self) -> list[Reply]:
+        rows = self._rows(
+            "SELECT id, number, text, due_at, state, attempts FROM replies"
+            " WHERE state IN ('pending', 'sending') ORDER BY due_at, id"
+        )
+        return [_reply(r) for r in rows]
+
+    def mark_sending(self, reply_id: int, at: datetime) -> None:
+        """Committed before the modem is asked: a crash now must never lead to a resend."""
+        self.db.execute(
+            "UPDATE replies SET state = 'sending', attempts = attempts + 1, updated_at = ?"
+            " WHERE id = ? AND state = 'pending'",
+            (to_db(at), reply_id),
+        )
+
+    def mark_sent(self, reply_id: int, at: datetime, refs: Sequence[int]) -> None:
+        self.db.execute(
+            "UPDATE replies SET state = 'sent', sent_at = ?, updated_at = ?, message_refs = ?,"
+            " error = NULL WHERE id = ?",
+            (to_db(at), to_db(at), json.dumps(list(refs)), reply_id),
+        )
+
+    def mark_failed(self, reply_id: int, at: datetime, error: str) -> None:
+        self.db.execute(
+            "UPDATE replies SET state = 'failed', updated_at = ?, error = ? WHERE id = ?",
+            (to_db(at), error, reply_id),
+        )
+
+    def retry_later(self, reply_id: int, at: datetime, due_at: datetime, error: str) -> None:
+        """The modem refused for a reason that may pass: back to pending, later."""
+        self.db.execute(
+            "UPDATE replies SET state = 'pending', due_at = ?, updated_at = ?, error = ?"
+            " WHERE id = ?",
+            (to_db(due_at), to_db(at), error, reply_id),
+        )
+
+    def settle_interrupted_sends(self, at: datetime) -> list[int]:
+        """Resolve replies left in `sending` by a crash: at most once, so never resend them.
+
+        The modem may or may not have sent such a reply before the crash; sending it again
+        could message the same person twice, so it is marked failed with the reason.
+        """
+        ids = [r["id"] for r in self._rows("SELECT id FROM replies WHERE state = 'sending'")]
+        for reply_id in ids:
+            self.mark_failed(reply_id, at, "interrupted while sending: not retried (at most once)")
+        return ids
+
+    def sent_replies(self) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM replies WHERE state = 'sent' ORDER BY sent_at, id")
+
+    # -- heartbeat and figures -------------------------------------------------------------
+
+    def write_heartbeat(
+        self,
+        *,
+        at: datetime,
+        pid: int,
+        modem_state: str,
+        signal: int | None = None,
+        operator: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        last = self.last_activity()
+        self.db.execute(
+            "INSERT INTO heartbeat (id, updated_at, pid, modem_state, signal, operator,"
+            " last_activity, detail) VALUES (1, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at, pid = excluded.pid,"
+            " modem_state = excluded.modem_state, signal = excluded.signal,"
+            " operator = excluded.operator, last_activity = excluded.last_activity,"
+            " detail = excluded.detail",
+            (to_db(at), pid, modem_state, signal, operator, to_db(last) if last else None, detail),
+        )
+
+    def heartbeat(self) -> Heartbeat | None:
+        rows = self._rows("SELECT * FROM heartbeat WHERE id = 1")
+        if not rows:
+            return None
+        r = rows[0]
+        return Heartbeat(
+            updated_at=from_db(r["updated_at"]),
+            pid=r["pid"],
+            modem_state=r["modem_state"],
+            signal=r["signal"],
+            operator=r["operator"],
+            last_activity=from_db(r["last_activity"]) if r["last_activity"] else None,
+            detail=r["detail"],
+        )
+
+    def stats(self) -> dict[str, int]:
+        """Counts over the whole database (the keys are a public interface)."""
+        row = self._rows(
+            "SELECT"
+            " (SELECT count(*) FROM inbound WHERE kind = 'sms') AS received_sms,"
+            " (SELECT count(*) FROM inbound WHERE kind = 'call') AS received_calls,"
+            " (SELECT count(*) FROM senders) AS senders,"
+            " (SELECT count(*) FROM replies WHERE state = 'sent') AS replies_sent,"
+            " (SELECT count(*) FROM replies WHERE state IN ('pending', 'sending'))"
+            "   AS replies_pending,"
+            " (SELECT count(*) FROM replies WHERE state = 'failed') AS replies_failed,"
+            " (SELECT count(*) FROM pdus WHERE error IS NOT NULL) AS quarantined"
+        )[0]
+        return {key: int(value) for key, value in row.items()}
+
+
+def _reply(row: dict[str, Any]) -> Reply:
+    return Reply(
+        id=row["id"],
+        number=row["number"],
+        text=row["text"],
+        due_at=from_db(row["due_at"]),
+        state=row["state"],
+        attempts=row["attempts"],
+    )
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]

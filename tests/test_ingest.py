@@ -1,0 +1,333 @@
+"""Ingestion: what the modem holds becomes committed records, each sender gets one reply at
+most, a message read twice is counted once, and nothing a modem hands over is lost."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from relouphone.ingest import ReplyRule, ingest_call, ingest_message
+from relouphone.modem import IncomingCall, StoredMessage
+from relouphone.pdu import encode_deliver
+from relouphone.store import Store
+
+NOW = datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
+SENT_AT = datetime(2026, 3, 8, 12, 59, 40, tzinfo=timezone(timedelta(hours=1)))
+RULE = ReplyRule(text="Ce numéro ne répond pas.", delay=3600)
+NUMBER = "+33612345678"
+LONG_TEXT = "".join(f"[{i:03d}] Vous avez gagne un iPhone, rappelez vite! " for i in range(8))
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    db = Store(None)
+    yield db
+    db.close()
+
+
+def stored(sender: str, text: str, slot: int = 1, *, storage: str = "SM", **kw) -> StoredMessage:
+    [pdu] = encode_deliver(sender, text, SENT_AT, **kw)
+    return StoredMessage(storage=storage, slot=slot, stat=0, pdu=pdu)
+
+
+def parts_of(sender: str, text: str, first_slot: int = 1, **kw) -> list[StoredMessage]:
+    pdus = encode_deliver(sender, text, SENT_AT, **kw)
+    return [
+        StoredMessage(storage="SM", slot=first_slot + i, stat=0, pdu=pdu)
+        for i, pdu in enumerate(pdus)
+    ]
+
+
+def rows(store: Store, table: str) -> list[dict]:
+    return list(store.db[table].rows_where(order_by="rowid"))
+
+
+def inbound(store: Store) -> list[dict]:
+    return rows(store, "inbound")
+
+
+def replies(store: Store) -> list[dict]:
+    return rows(store, "replies")
+
+
+# -- one text ------------------------------------------------------------------------------
+
+
+def test_a_text_is_recorded_and_earns_one_reply_after_the_delay(store):
+    outcome = ingest_message(store, stored(NUMBER, "T'es où?"), NOW, RULE)
+
+    assert outcome.kind == "sms"
+    assert outcome.decision.reply
+    assert outcome.decision.reason == "replied"
+    assert outcome.sender.e164 == NUMBER
+    assert outcome.text == "T'es où?"
+
+    [event] = inbound(store)
+    assert event["id"] == outcome.inbound_id
+    assert event["kind"] == "sms"
+    assert (event["sender"], event["sender_raw"], event["sender_kind"]) == (
+        NUMBER,
+        NUMBER,
+        "phone",
+    )
+    assert (event["text"], event["encoding"], event["parts"]) == ("T'es où?", "gsm7", 1)
+    assert datetime.fromisoformat(event["sent_at"]) == SENT_AT
+    assert event["decision"] == "replied"
+
+    [reply] = replies(store)
+    assert event["reply_id"] == reply["id"]
+    assert (reply["number"], reply["text"], reply["state"]) == (NUMBER, RULE.text, "pending")
+    assert reply["due_at"] == "2026-03-08T13:00:00.000000Z"
+    assert [r.id for r in store.due_replies(NOW + timedelta(hours=1))] == [reply["id"]]
+    assert store.due_replies(NOW + timedelta(minutes=59)) == []
+
+
+def test_the_raw_pdu_is_kept_and_linked_to_its_event(store):
+    message = stored(NUMBER, "coucou", slot=4)
+    outcome = ingest_message(store, message, NOW, RULE)
+    [pdu] = rows(store, "pdus")
+    assert pdu["id"] == outcome.pdu_id
+    assert (pdu["storage"], pdu["slot"], pdu["pdu"]) == ("SM", 4, message.pdu)
+    assert (pdu["kind"], pdu["inbound_id"], pdu["on_modem"]) == ("deliver", outcome.inbound_id, 1)
+    assert pdu["error"] is None
+
+
+def test_five_texts_from_one_number_are_five_events_and_one_reply(store):
+    decisions = [
+        ingest_message(store, stored(NUMBER, f"msg {i}", slot=i), NOW, RULE).decision.reason
+        for i in range(5)
+    ]
+    assert decisions == ["replied", "duplicate", "duplicate", "duplicate", "duplicate"]
+    assert [e["text"] for e in inbound(store)] == [f"msg {i}" for i in range(5)]
+    assert len(replies(store)) == 1
+    assert store.stats()["senders"] == 1
+    [sender] = rows(store, "senders")
+    assert sender["sms_count"] == 5
+
+
+def test_a_national_sender_is_normalised_to_international_form(store):
+    outcome = ingest_message(store, stored("0612345678", "salut"), NOW, RULE)
+    assert outcome.sender.e164 == NUMBER
+    [event] = inbound(store)
+    assert (event["sender_raw"], event["sender_ton"], event["sender"]) == (
+        "0612345678",
+        0,
+        NUMBER,
+    )
+    assert replies(store)[0]["number"] == NUMBER
+
+
+def test_one_person_texting_in_national_and_international_form_gets_one_reply(store):
+    first = ingest_message(store, stored("0612345678", "un", slot=1), NOW, RULE)
+    second = ingest_message(store, stored(NUMBER, "deux", slot=2), NOW, RULE)
+    assert (first.decision.reason, second.decision.reason) == ("replied", "duplicate")
+    assert len(replies(store)) == 1
+
+
+def test_an_alphanumeric_sender_is_recorded_but_gets_no_reply(store):
+    outcome = ingest_message(store, stored("Megafon", "Votre forfait"), NOW, RULE)
+    assert outcome.kind == "sms"
+    assert not outcome.decision.reply
+    assert outcome.decision.reason == "alphanumeric"
+    [event] = inbound(store)
+    assert (event["sender_raw"], event["sender"], event["decision"]) == (
+        "Megafon",
+        None,
+        "alphanumeric",
+    )
+    assert replies(store) == []
+
+
+def test_a_ucs2_text_with_an_emoji_is_stored_with_its_characters(store):
+    ingest_message(store, stored(NUMBER, "Salut 😉"), NOW, RULE)
+    [event] = inbound(store)
+    assert (event["text"], event["encoding"]) == ("Salut 😉", "ucs2")
+
+
+def test_a_gsm7_text_using_the_extension_table_is_stored_right(store):
+    ingest_message(store, stored(NUMBER, "prix: 5€ [promo]"), NOW, RULE)
+    [event] = inbound(store)
+    assert (event["text"], event["encoding"]) == ("prix: 5€ [promo]", "gsm7")
+
+
+# -- concatenated messages -----------------------------------------------------------------
+
+
+@settings(max_examples=12, deadline=None)
+@given(order=st.permutations(range(3)))
+def test_a_three_part_message_is_one_event_once_its_last_part_arrives(order):
+    store = Store(None)
+    try:
+        parts = parts_of(NUMBER, LONG_TEXT)
+        assert len(parts) == 3
+        outcomes = [ingest_message(store, parts[i], NOW, RULE) for i in order]
+
+        assert [o.kind for o in outcomes] == ["part", "part", "sms"]
+        assert outcomes[-1].text == LONG_TEXT
+        assert outcomes[-1].decision.reason == "replied"
+        [event] = inbound(store)
+        assert (event["text"], event["parts"]) == (LONG_TEXT, 3)
+        pdus = rows(store, "pdus")
+        assert len(pdus) == 3
+        assert {p["inbound_id"] for p in pdus} == {event["id"]}
+        assert len(replies(store)) == 1
+    finally:
+        store.close()
+
+
+def test_parts_of_different_senders_are_not_mixed(store):
+    mine = parts_of(NUMBER, LONG_TEXT, first_slot=1, concat_ref=5)
+    theirs = parts_of("+33687654321", LONG_TEXT.upper(), first_slot=10, concat_ref=5)
+    for message in mine[:2] + theirs[:2]:
+        assert ingest_message(store, message, NOW, RULE).kind == "part"
+    assert ingest_message(store, theirs[2], NOW, RULE).text == LONG_TEXT.upper()
+    assert ingest_message(store, mine[2], NOW, RULE).text == LONG_TEXT
+    assert len(inbound(store)) == 2
+
+
+def test_a_part_delivered_twice_does_not_linger_into_a_later_message(store):
+    """A duplicate part must not stay "waiting" and complete a later message with its ref.
+
+    Phones number their long messages with an 8-bit reference, so a sender's references
+    come round again; parts also arrive in any order.
+    """
+    first_text = "A" * 150 + "a" * 150
+    later_text = "B" * 150 + "b" * 150
+    first = parts_of(NUMBER, first_text, first_slot=1, concat_ref=7)
+    later = parts_of(NUMBER, later_text, first_slot=10, concat_ref=7)
+    assert len(first) == len(later) == 2
+
+    ingest_message(store, first[0], NOW, RULE)
+    duplicate = StoredMessage(storage="SM", slot=3, stat=0, pdu=first[0].pdu)
+    ingest_message(store, duplicate, NOW, RULE)
+    assert ingest_message(store, first[1], NOW, RULE).text == first_text
+
+    # The later message's second part happens to arrive first.
+    outcome = ingest_message(store, later[1], NOW, RULE)
+    assert outcome.kind == "part"
+    assert ingest_message(store, later[0], NOW, RULE).text == later_text
+
+
+# -- re-reads and floods -------------------------------------------------------------------
+
+
+def test_a_message_read_again_before_its_deletion_is_a_reread(store):
+    message = stored(NUMBER, "relou", slot=2)
+    first = ingest_message(store, message, NOW, RULE)
+    again = ingest_message(store, message, NOW + timedelta(seconds=5), RULE)
+
+    assert again.kind == "reread"
+    assert again.pdu_id == first.pdu_id
+    assert len(inbound(store)) == 1
+    assert len(rows(store, "pdus")) == 1
+    assert store.stats()["received_sms"] == 1
+
+
+def test_a_reread_part_is_not_counted_twice(store):
+    parts = parts_of(NUMBER, LONG_TEXT)
+    ingest_message(store, parts[0], NOW, RULE)
+    assert ingest_message(store, parts[0], NOW, RULE).kind == "reread"
+    ingest_message(store, parts[1], NOW, RULE)
+    assert ingest_message(store, parts[2], NOW, RULE).text == LONG_TEXT
+    assert len(rows(store, "pdus")) == 3
+
+
+def test_the_same_text_again_in_the_same_slot_after_deletion_is_recorded_again(store):
+    message = stored(NUMBER, "relou", slot=1)
+    first = ingest_message(store, message, NOW, RULE)
+    store.mark_pdus_deleted([first.pdu_id])
+
+    again = ingest_message(store, message, NOW + timedelta(seconds=30), RULE)
+
+    assert again.kind == "sms"
+    assert again.decision.reason == "duplicate"
+    assert len(inbound(store)) == 2
+    assert rows(store, "senders")[0]["sms_count"] == 2
+    assert len(replies(store)) == 1
+
+
+def test_the_same_text_in_another_slot_is_a_new_message(store):
+    ingest_message(store, stored(NUMBER, "relou", slot=1), NOW, RULE)
+    outcome = ingest_message(store, stored(NUMBER, "relou", slot=2), NOW, RULE)
+    assert outcome.kind == "sms"
+    assert len(inbound(store)) == 2
+
+
+# -- what cannot be decoded or is not a message --------------------------------------------
+
+
+@pytest.mark.parametrize("pdu", ["00zz", "0791", "", "07913366003000F0040B91"])
+def test_an_undecodable_pdu_is_quarantined_with_its_error(store, pdu):
+    message = StoredMessage(storage="SM", slot=6, stat=0, pdu=pdu)
+    outcome = ingest_message(store, message, NOW, RULE)
+
+    assert outcome.kind == "quarantined"
+    assert outcome.inbound_id is None
+    [row] = store.quarantine()
+    assert row["id"] == outcome.pdu_id
+    assert (row["storage"], row["slot"], row["pdu"]) == ("SM", 6, pdu)
+    assert row["error"]
+    assert inbound(store) == []
+    assert replies(store) == []
+    assert store.stats()["quarantined"] == 1
+
+
+def test_a_stored_outgoing_message_is_kept_raw_as_other(store):
+    from relouphone.pdu import encode_submit
+
+    [submit] = encode_submit(NUMBER, "brouillon")
+    outcome = ingest_message(store, StoredMessage("SM", 1, 2, submit.hex), NOW, RULE)
+    assert outcome.kind == "other"
+    [row] = rows(store, "pdus")
+    assert (row["kind"], row["error"]) == ("sms-submit", None)
+    assert inbound(store) == []
+
+
+# -- calls ---------------------------------------------------------------------------------
+
+
+def test_a_call_from_a_number_is_recorded_and_earns_a_reply(store):
+    outcome = ingest_call(store, IncomingCall(number=NUMBER, ton=1), NOW, RULE)
+
+    assert outcome.kind == "call"
+    assert outcome.decision.reason == "replied"
+    [event] = inbound(store)
+    assert (event["kind"], event["sender"], event["decision"]) == ("call", NUMBER, "replied")
+    [reply] = replies(store)
+    assert event["reply_id"] == reply["id"]
+    assert reply["due_at"] == "2026-03-08T13:00:00.000000Z"
+    assert rows(store, "senders")[0]["call_count"] == 1
+
+
+def test_a_text_after_a_call_from_the_same_person_is_a_duplicate(store):
+    ingest_call(store, IncomingCall(number="0612345678", ton=0), NOW, RULE)
+    outcome = ingest_message(store, stored(NUMBER, "tu réponds?"), NOW, RULE)
+    assert outcome.decision.reason == "duplicate"
+    assert len(replies(store)) == 1
+
+
+def test_a_withheld_call_is_recorded_without_a_reply(store):
+    outcome = ingest_call(store, IncomingCall(number=None, ton=None), NOW, RULE)
+
+    assert outcome.decision.reason == "withheld"
+    assert not outcome.decision.reply
+    [event] = inbound(store)
+    assert (event["kind"], event["sender_raw"], event["sender"]) == ("call", "", None)
+    assert (event["sender_kind"], event["decision"], event["reply_id"]) == (
+        "withheld",
+        "withheld",
+        None,
+    )
+    assert replies(store) == []
+    assert store.stats()["received_calls"] == 1
+
+
+def test_the_reply_rule_home_region_reads_national_numbers(store):
+    rule = ReplyRule(text="Nope", delay=60, home_region="BE")
+    outcome = ingest_call(store, IncomingCall(number="0470123456", ton=0), NOW, rule)
+    assert outcome.sender.e164 == "+32470123456"
+    assert replies(store)[0]["due_at"] == "2026-03-08T12:01:00.000000Z"
