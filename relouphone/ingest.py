@@ -102,7 +102,10 @@ def _record_message(
         sent_at=decoded.timestamp,
         parts=len(part_ids),
     )
-    store.link_pdus(part_ids, inbound_id)
+    if concat:
+        store.link_waiting_parts(decoded.sender.number, concat.ref, concat.total, inbound_id)
+    else:
+        store.link_pdus(part_ids, inbound_id)
     decision = _decide_and_schedule(store, inbound_id, sender, now, rule)
     return Outcome(
         kind="sms",

@@ -38,16 +38,22 @@ def identify(raw: str | None, ton: int | None, home_region: str = "FR") -> Sende
         return Sender(raw=raw, kind="withheld")
     if ton == TON_ALPHANUMERIC or any(c.isalpha() for c in raw):
         return Sender(raw=raw, kind="alphanumeric")
-    digits = raw
-    # An international type of number without the '+' still means "country code first".
+    candidates = [raw]
+    # An international type of number without the '+' still means "country code first";
+    # some modems claim it for national numbers too, so the digits as given come second.
     if ton == TON_INTERNATIONAL and not raw.startswith("+"):
-        digits = "+" + raw
-    try:
-        parsed = phonenumbers.parse(digits, home_region)
-    except phonenumbers.NumberParseException:
-        return Sender(raw=raw, kind="invalid")
-    if not phonenumbers.is_possible_number(parsed):
+        candidates.insert(0, "+" + raw)
+    parsed = next(filter(None, (_parse(c, home_region) for c in candidates)), None)
+    if parsed is None:
         return Sender(raw=raw, kind="invalid")
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     region = phonenumbers.region_code_for_number(parsed)
     return Sender(raw=raw, kind="phone", e164=e164, region=region)
+
+
+def _parse(digits: str, home_region: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        parsed = phonenumbers.parse(digits, home_region)
+    except phonenumbers.NumberParseException:
+        return None
+    return parsed if phonenumbers.is_possible_number(parsed) else None

@@ -140,6 +140,8 @@ class Store:
     def __init__(self, path: str | Path | None = None) -> None:
         """Open (creating and migrating if needed) the database at `path`; None means memory."""
         target = ":memory:" if path is None else str(path)
+        self.path = target
+        conn: sqlite3.Connection | None = None
         try:
             if path is not None:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -148,9 +150,12 @@ class Store:
             self.db = sqlite_utils.Database(conn)
             self._configure(in_memory=path is None)
             self._migrate()
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, StoreError) as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, StoreError):
+                raise
             raise StoreError(f"{target}: cannot open the database: {exc}") from exc
-        self.path = target
 
     def _configure(self, *, in_memory: bool) -> None:
         if not in_memory:
@@ -164,7 +169,7 @@ class Store:
         version = self._scalar("PRAGMA user_version")
         if version > len(MIGRATIONS):
             raise StoreError(
-                f"database schema version {version} is newer than this relouphone "
+                f"{self.path}: database schema version {version} is newer than this relouphone "
                 f"understands ({len(MIGRATIONS)}): upgrade relouphone"
             )
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
@@ -262,6 +267,18 @@ class Store:
             )
         return sorted(first.values(), key=lambda p: p.seq)
 
+    def link_waiting_parts(self, sender_raw: str, ref: int, total: int, inbound_id: int) -> None:
+        """Attach every waiting part of a message, duplicates too, to the assembled message.
+
+        A duplicate left waiting would otherwise complete a later message that reuses the
+        same reference (8-bit references wrap around).
+        """
+        self.db.execute(
+            "UPDATE pdus SET inbound_id = ? WHERE inbound_id IS NULL AND sender_raw = ?"
+            " AND concat_ref = ? AND concat_total = ? AND error IS NULL",
+            (inbound_id, sender_raw, ref, total),
+        )
+
     def link_pdus(self, pdu_ids: Sequence[int], inbound_id: int) -> None:
         self.db.execute(
             f"UPDATE pdus SET inbound_id = ? WHERE id IN ({','.join('?' * len(pdu_ids))})",
@@ -304,7 +321,7 @@ class Store:
                 sender_kind,
                 text,
                 encoding,
-                sent_at.isoformat() if sent_at else None,
+                to_db(sent_at) if sent_at else None,
                 parts,
             ),
         )

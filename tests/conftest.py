@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import threading
@@ -96,8 +97,10 @@ class ScriptedPeer:
 
     def _dispatch(self) -> None:
         while True:
-            cut = min((i for i in (self._pending.find(b"\r"), self._pending.find(b"\x1a"))
-                       if i >= 0), default=-1)
+            cut = min(
+                (i for i in (self._pending.find(b"\r"), self._pending.find(b"\x1a")) if i >= 0),
+                default=-1,
+            )
             if cut < 0:
                 return
             command = self._pending[:cut].decode(errors="replace").strip()
@@ -117,10 +120,8 @@ class ScriptedPeer:
         self._stop.set()
         self._thread.join(timeout=2)
         for fd in (self.master, self.slave):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
 
 def plain_modem(command: str) -> list[str] | str | None:

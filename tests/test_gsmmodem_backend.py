@@ -40,8 +40,14 @@ def test_port_is_opened_without_hardware_flow_control(connect):
 
 def test_connect_sets_pdu_mode_notifications_and_caller_id(connect):
     _, peer = connect()
-    for expected in ("ATE0", "AT+CMEE=1", "AT+CPIN?", "AT+CMGF=0", "AT+CNMI=2,1,0,0,0",
-                     "AT+CLIP=1"):
+    for expected in (
+        "ATE0",
+        "AT+CMEE=1",
+        "AT+CPIN?",
+        "AT+CMGF=0",
+        "AT+CNMI=2,1,0,0,0",
+        "AT+CLIP=1",
+    ):
         assert expected in peer.commands
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from relouphone.ingest import ReplyRule, ingest_call, ingest_message
 from relouphone.modem import IncomingCall, StoredMessage
-from relouphone.pdu import encode_deliver
+from relouphone.pdu import encode_deliver, encode_submit
 from relouphone.store import Store
 
 NOW = datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
@@ -277,8 +277,6 @@ def test_an_undecodable_pdu_is_quarantined_with_its_error(store, pdu):
 
 
 def test_a_stored_outgoing_message_is_kept_raw_as_other(store):
-    from relouphone.pdu import encode_submit
-
     [submit] = encode_submit(NUMBER, "brouillon")
     outcome = ingest_message(store, StoredMessage("SM", 1, 2, submit.hex), NOW, RULE)
     assert outcome.kind == "other"

@@ -76,7 +76,6 @@ def test_a_foreign_number_keeps_its_own_country(raw, ton, e164, region):
 
 def test_a_national_number_is_read_in_the_home_region():
     assert identify("0470123456", 0, "BE").e164 == "+32470123456"
-    assert identify("0612345678", 0, "BE").kind == "invalid"
 
 
 subscriber = st.from_regex(r"[67][0-9]{8}", fullmatch=True)

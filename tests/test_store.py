@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from relouphone.errors import StoreError
 from relouphone.store import MIGRATIONS, Heartbeat, PartRow, Store
+from relouphone.timefmt import from_db, to_db
 
 T0 = datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
 NUMBER = "+33612345678"
@@ -70,7 +73,7 @@ def add_reply(store: Store, number: str = NUMBER, due_at: datetime = T0, text="B
 
 
 def reply_row(store: Store, reply_id: int) -> dict:
-    return next(r for r in store._rows("SELECT * FROM replies WHERE id = ?", (reply_id,)))
+    return store.db["replies"].get(reply_id)
 
 
 # -- opening and migrating -----------------------------------------------------------------
@@ -191,7 +194,7 @@ def test_an_event_without_a_number_is_recorded_but_counts_no_sender(store):
 
 
 def test_inbound_lists_newest_first_and_keeps_what_was_given(store):
-    sent_at = datetime(2026, 3, 8, 12, 59, 30, tzinfo=UTC) + timedelta(hours=1)
+    sent_at = datetime(2026, 3, 8, 12, 59, 30, tzinfo=timezone(timedelta(hours=1)))
     first = add_sms(store, text="un", encoding="gsm7", sent_at=sent_at)
     second = add_sms(store, text="deux", at=T0 + minutes(1))
     rows = store.inbound()
@@ -508,3 +511,41 @@ def test_atomic_rolls_everything_back_when_the_block_fails(store):
 def test_an_sql_error_inside_atomic_is_a_store_error(store):
     with pytest.raises(StoreError), store.atomic():
         store.db.execute("INSERT INTO no_such_table VALUES (1)")
+
+
+# -- instants as text ------------------------------------------------------------------------
+
+
+def test_an_instant_is_written_in_utc_with_fixed_width():
+    paris = timezone(timedelta(hours=1))
+    assert to_db(datetime(2026, 3, 8, 13, 0, tzinfo=paris)) == "2026-03-08T12:00:00.000000Z"
+    assert to_db(datetime(2026, 3, 8, 12, 0, 0, 5, tzinfo=UTC)) == "2026-03-08T12:00:00.000005Z"
+
+
+def test_a_naive_datetime_is_refused():
+    with pytest.raises(ValueError, match="naive"):
+        to_db(datetime(2026, 3, 8, 12, 0))
+
+
+def test_storing_a_naive_datetime_is_refused(store):
+    with pytest.raises(ValueError):
+        add_sms(store, at=datetime(2026, 3, 8, 12, 0))
+
+
+instants = st.datetimes(
+    min_value=datetime(1000, 1, 2),
+    max_value=datetime(9999, 12, 30),
+    timezones=st.sampled_from([UTC, timezone(timedelta(hours=1)), timezone(-timedelta(hours=5))]),
+)
+
+
+@given(instants)
+def test_an_instant_reads_back_as_the_same_instant_in_utc(moment):
+    back = from_db(to_db(moment))
+    assert back == moment
+    assert back.tzinfo == UTC
+
+
+@given(instants, instants)
+def test_instants_as_text_sort_like_the_instants(a, b):
+    assert (to_db(a) < to_db(b)) == (a < b)

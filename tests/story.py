@@ -1,0 +1,130 @@
+"""Scenario steps for end-to-end tests: the real daemon, a simulated modem on a real pty.
+
+Tests read like stories: "a text arrives from X", "an hour passes", "X got one reply".
+Time is a FakeClock, so an hour passes in milliseconds; the serial link is real.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from relouphone.clock import FakeClock
+from relouphone.config import Config, ModemConfig, ReplyConfig, StorageConfig
+from relouphone.daemon import Daemon
+from relouphone.pdu import Submit, reassemble
+from relouphone.service import Notifier
+from relouphone.simulator import SimulatedModem
+from relouphone.store import Store
+
+REPLY_TEXT = "Ce numéro est un leurre. Non, c'est non."
+HOUR = 3600.0
+WAIT = 10.0
+
+
+class Story:
+    """One simulated modem, one database, and a daemon that can be stopped and restarted."""
+
+    def __init__(self, tmp_path: Path, clock: FakeClock, **sim_options) -> None:
+        self.clock = clock
+        self.sim = SimulatedModem(**sim_options).start()
+        self.config = replace(
+            Config(source="<test>"),
+            modem=ModemConfig(port=self.sim.port, command_timeout=5.0),
+            reply=ReplyConfig(delay=HOUR, text=REPLY_TEXT),
+            storage=StorageConfig(database=tmp_path / "relouphone.db"),
+        )
+        self.daemon: Daemon | None = None
+        self._thread: threading.Thread | None = None
+        self.exit_code: int | None = None
+
+    # -- the daemon ------------------------------------------------------------------
+
+    def start_daemon(self, *, wait_ready: bool = True) -> Daemon:
+        self.daemon = Daemon(self.config, clock=self.clock, notifier=Notifier(environ={}))
+        daemon = self.daemon
+
+        def run() -> None:
+            self.exit_code = daemon.run()
+
+        self._thread = threading.Thread(target=run, name="daemon-under-test")
+        self._thread.start()
+        if wait_ready:
+            assert daemon.ready.wait(WAIT), "the daemon did not get ready"
+        return daemon
+
+    def stop_daemon(self) -> None:
+        if self.daemon is not None and self._thread is not None:
+            self.daemon.stop()
+            self._thread.join(WAIT)
+            assert not self._thread.is_alive(), "the daemon did not stop"
+        self.daemon = None
+        self._thread = None
+
+    def restart_daemon(self) -> None:
+        self.stop_daemon()
+        self.start_daemon()
+
+    def close(self) -> None:
+        self.stop_daemon()
+        self.sim.stop()
+
+    # -- what happens ----------------------------------------------------------------
+
+    def text_arrives(self, sender: str, text: str, *, notify: bool = True) -> list[int]:
+        return self.sim.deliver_sms(sender, text, notify=notify)
+
+    def call_arrives(self, caller: str | None, *, ton: int | None = None, **kw) -> None:
+        self.sim.ring(caller, ton=ton, **kw)
+
+    def time_passes(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+        self.settle()
+
+    def settle(self) -> None:
+        """Let the daemon's loop go round a few times after the latest step."""
+        if self.daemon is not None:
+            assert self.daemon.wait_turns(3, WAIT)
+
+    # -- what we observe -------------------------------------------------------------
+
+    def db(self) -> Store:
+        return Store(self.config.storage.database)
+
+    def inbound(self) -> list[dict]:
+        store = self.db()
+        try:
+            return list(reversed(store.inbound(limit=100000)))
+        finally:
+            store.close()
+
+    def wait_recorded(self, count: int) -> list[dict]:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            rows = self.inbound()
+            if len(rows) >= count:
+                return rows
+            time.sleep(0.01)
+        raise AssertionError(f"expected {count} inbound events, have {len(self.inbound())}")
+
+    def wait_sent(self, count: int) -> list[Submit]:
+        assert self.sim.wait_for(lambda s: len(s.sent) >= count, WAIT), (
+            f"expected {count} messages sent, have {len(self.sim.sent)}"
+        )
+        self.settle()
+        return [m.submit for m in self.sim.sent]
+
+    def sent_texts(self) -> dict[str, list[str]]:
+        """Recipient -> decoded texts, concatenated parts reassembled."""
+        groups: dict[tuple[str, int | None], list[Submit]] = {}
+        for message in self.sim.sent:
+            submit = message.submit
+            key = (submit.recipient.number, submit.concat.ref if submit.concat else None)
+            groups.setdefault(key, []).append(submit)
+        texts: dict[str, list[str]] = {}
+        for (number, _), parts in groups.items():
+            text = reassemble((p.concat.seq if p.concat else 1, p.text) for p in parts)
+            texts.setdefault(number, []).append(text)
+        return texts
