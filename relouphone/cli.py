@@ -207,7 +207,12 @@ def simulator(link: str | None, control: str | None, slots: int, pin: str | None
     from .simulator import serve
 
     control = control or (f"{link}.control" if link else f"/tmp/relouphone-sim-{os.getpid()}.sock")
-    serve(symlink=link, control=control, slots=slots, pin=pin, echo=click.echo)
+    click.echo(
+        f"inject from another terminal: relouphone inject sms --control {control}"
+        " --from +33612345678 'hello'",
+        err=True,
+    )
+    serve(symlink=link, control=control, slots=slots, pin=pin)
 
 
 @cli.group()
@@ -237,8 +242,8 @@ def _control(path: str, command: dict) -> None:
 
     try:
         answer = send_control(path, command)
-    except OSError as exc:
-        raise click.ClickException(f"{path}: no simulator answers there ({exc})") from exc
+    except RelouphoneError as exc:
+        raise click.ClickException(str(exc)) from exc
     _emit_json(answer)
 
 
