@@ -174,7 +174,9 @@ class GsmModemBackend:
         self.pin = pin
         self.command_timeout = command_timeout
         self.send_timeout = send_timeout
-        self.storage = "SM"
+        self.storage = "SM"  # where new messages arrive
+        self.storages = ["SM"]  # where messages may wait, read at start-up
+        self._mem1 = "SM"  # the storage that reads and deletes address now
         self._lines: queue.Queue = queue.Queue()
         self._modem = _MendedGsmModem(port, baudrate, self._lines)
         self._ring_since: float | None = None
@@ -283,12 +285,19 @@ class GsmModemBackend:
         return line.split(":", 1)[1].strip() if line else "UNKNOWN"
 
     def _choose_storage(self) -> None:
-        for storage in ("SM", "ME"):
+        """Where new messages go (SM, else ME), and every storage that may hold old ones."""
+        try:
+            supported = _first(self.command("AT+CPMS=?"), "+CPMS:") or ""
+        except ModemError:
+            supported = ""
+        readable = supported.split(")", 1)[0]
+        self.storages = [name for name in ("SM", "ME") if name in readable] or ["SM"]
+        for storage in self.storages:
             try:
                 self.command(f'AT+CPMS="{storage}","{storage}","{storage}"')
             except ModemError:
                 continue
-            self.storage = storage
+            self.storage = self._mem1 = storage
             return
         log.warning("the modem accepts no message storage choice; using its default")
 
@@ -335,21 +344,25 @@ class GsmModemBackend:
         return None
 
     def _select(self, storage: str) -> None:
-        if storage != self.storage:
+        if storage != self._mem1:
             self.command(f'AT+CPMS="{storage}"')
-            self.storage = storage
+            self._mem1 = storage
 
     def list_stored(self) -> list[StoredMessage]:
-        self._select(self.storage)
-        lines = self.command("AT+CMGL=4", timeout=max(self.command_timeout, 30))
         messages = []
-        for index, line in enumerate(lines):
-            header = re.match(r"^\+CMGL:\s*(\d+)\s*,\s*(\d+)", line)
-            pdu = _pdu_after(lines, index)
-            if header and pdu is not None:
-                messages.append(
-                    StoredMessage(self.storage, int(header.group(1)), int(header.group(2)), pdu)
-                )
+        for storage in self.storages:
+            try:
+                self._select(storage)
+            except ModemError as exc:
+                log.warning("cannot read the %s storage: %s", storage, exc)
+                continue
+            lines = self.command("AT+CMGL=4", timeout=max(self.command_timeout, 30))
+            for index, line in enumerate(lines):
+                header = re.match(r"^\+CMGL:\s*(\d+)\s*,\s*(\d+)", line)
+                pdu = _pdu_after(lines, index)
+                if header and pdu is not None:
+                    slot, stat = int(header.group(1)), int(header.group(2))
+                    messages.append(StoredMessage(storage, slot, stat, pdu))
         return messages
 
     def read_stored(self, storage: str, slot: int) -> StoredMessage | None:

@@ -224,3 +224,37 @@ def test_stopping_records_the_daemon_as_stopped(running):
         assert store.heartbeat().modem_state == "stopped"
     finally:
         store.close()
+
+
+def test_messages_waiting_in_the_modem_memory_are_ingested_too(tmp_path, clock):
+    story = Story(tmp_path, clock, storage="ME")
+    try:
+        story.text_arrives("+33612345678", "dans la mémoire du modem", notify=False)
+        story.start_daemon()
+        [row] = story.wait_recorded(1)
+        assert row["text"] == "dans la mémoire du modem"
+        # The modem's own memory, not the SIM the daemon then chose for new messages.
+        assert story.sim.wait_for(lambda s: not s._engine.stores["ME"].slots)
+    finally:
+        story.close()
+
+
+def test_a_message_stays_on_the_sim_until_it_is_committed(running, monkeypatch):
+    from relouphone import daemon as daemon_module
+    from relouphone.errors import StoreError
+
+    def disk_full(*args, **kwargs):
+        raise StoreError("database or disk is full")
+
+    monkeypatch.setattr(daemon_module, "ingest_message", disk_full)
+    running.text_arrives("+33612345678", "à garder")
+    assert running.sim.wait_for(lambda s: any(c.startswith("AT+CMGR") for c in s.commands))
+    running.settle()
+    assert len(running.sim.stored) == 1
+    assert not any(c.startswith("AT+CMGD") for c in running.sim.commands)
+
+    monkeypatch.undo()
+    running.restart_daemon()
+    [row] = running.wait_recorded(1)
+    assert row["text"] == "à garder"
+    assert running.sim.wait_for(lambda s: not s.stored)
