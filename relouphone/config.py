@@ -23,9 +23,14 @@ from relouphone.errors import ConfigError
 __all__ = [
     "DEFAULT_REPLY_TEXT",
     "MAX_REPLY_LENGTH",
+    "REPLYABLE",
     "Config",
     "DaemonConfig",
+    "FilterRule",
+    "FloodConfig",
+    "LimitsConfig",
     "ModemConfig",
+    "PolicyConfig",
     "ReplyConfig",
     "StorageConfig",
     "format_duration",
@@ -66,6 +71,7 @@ class ReplyConfig:
 
     delay: float = 1.0 * HOUR
     text: str = DEFAULT_REPLY_TEXT
+    gsm7_normalize: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +79,7 @@ class StorageConfig:
     """Where every text and call is recorded."""
 
     database: Path = Path("/var/lib/relouphone/relouphone.db")
+    max_text_length: int = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +90,48 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    """Who may get a reply, and how often."""
+
+    reply_to: tuple[str, ...] = ("mobile",)
+    home_regions: tuple[str, ...] = ("FR",)
+    cooldown: float | None = None  # None: one reply per number, ever
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    """The SIM plan's fair-use limits on what we send."""
+
+    per_minute: int = 5
+    per_day: int = 100
+    distinct_recipients_per_month: int = 99
+    max_wait: float = 7 * DAY
+    burst_share: float = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class FloodConfig:
+    """What counts as a flood from one number, and as a raid on the whole service."""
+
+    max_per_sender: int = 10
+    window: float = 1.0 * HOUR
+    raid_rate: int = 30  # inbound events per minute
+    reply_to_abusive: bool = True
+    raid_withhold: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FilterRule:
+    """A [[filter]]: messages whose text (and sender, if given) match are marked or ignored."""
+
+    name: str
+    pattern: str
+    regex: bool = False
+    sender: str | None = None
+    action: str = "ignore"  # "ignore": recorded, no reply; "mark": recorded with the label
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration, with the file it came from (for messages)."""
 
@@ -90,6 +139,10 @@ class Config:
     reply: ReplyConfig = field(default_factory=ReplyConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    flood: FloodConfig = field(default_factory=FloodConfig)
+    filters: tuple[FilterRule, ...] = ()
     source: str = "<defaults>"
 
 
@@ -245,6 +298,71 @@ def _database(value: object) -> Path:
     return Path(value)
 
 
+def _bool(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid("expected true or false (without quotes)")
+    return value
+
+
+def _integer(minimum: int, maximum: int) -> Callable[[object], int]:
+    def convert(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _Invalid(f"expected a whole number from {minimum} to {maximum}")
+        if not minimum <= value <= maximum:
+            raise _Invalid(f"expected a whole number from {minimum} to {maximum}")
+        return value
+
+    return convert
+
+
+def _share(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise _Invalid("expected a share from 0 to 1, like 0.05 for 5%")
+    return float(value)
+
+
+# Categories a reply may go to; short codes, premium numbers, alphanumeric and withheld
+# senders are not offered: they never get one, whatever the file says.
+REPLYABLE = ("mobile", "fixed_line", "toll_free", "shared_cost", "foreign", "other")
+_NEVER = ("short_code", "premium", "alphanumeric", "withheld", "invalid")
+
+
+def _reply_to(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Invalid(
+            f'expected a list of categories like ["mobile"], from: {", ".join(REPLYABLE)}'
+        )
+    for item in value:
+        if item in _NEVER:
+            raise _Invalid(f'"{item}" never gets a reply (it costs money or reaches no one)')
+        if item not in REPLYABLE:
+            raise _Invalid(
+                f'unknown category "{item}"'
+                + _suggest(item, REPLYABLE, f"; expected some of: {', '.join(REPLYABLE)}")
+            )
+    return tuple(dict.fromkeys(value))
+
+
+def _regions(value: object) -> tuple[str, ...]:
+    import phonenumbers
+
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise _Invalid('expected a non-empty list of country codes like ["FR"]')
+    for item in value:
+        if item not in phonenumbers.SUPPORTED_REGIONS:
+            raise _Invalid(f'unknown region "{item}": expected ISO 3166 codes like "FR", "BE"')
+    return tuple(dict.fromkeys(value))
+
+
+def _cooldown(value: object) -> float | None:
+    if value == "forever":
+        return None
+    try:
+        return _duration(value, HOUR, 5 * 365 * DAY)
+    except _Invalid as exc:
+        raise _Invalid(f'expected "forever" (one reply per number, ever) or {exc}') from None
+
+
 _Converter = Callable[[object], object]
 
 # Section -> (dataclass, key -> converter). Keys absent from the file keep the
@@ -259,11 +377,44 @@ _SCHEMA: dict[str, tuple[type, dict[str, _Converter]]] = {
             "command_timeout": _bounded_duration(1, 5 * MINUTE),
         },
     ),
-    "reply": (ReplyConfig, {"delay": _bounded_duration(0, 30 * DAY), "text": _text}),
-    "storage": (StorageConfig, {"database": _database}),
+    "reply": (
+        ReplyConfig,
+        {"delay": _bounded_duration(0, 30 * DAY), "text": _text, "gsm7_normalize": _bool},
+    ),
+    "storage": (
+        StorageConfig,
+        {"database": _database, "max_text_length": _integer(160, 100_000)},
+    ),
     # The watchdog must hear from us well within its own timeout: keep beats frequent.
     "daemon": (DaemonConfig, {"heartbeat": _bounded_duration(1, 10 * MINUTE)}),
+    "policy": (
+        PolicyConfig,
+        {"reply_to": _reply_to, "home_regions": _regions, "cooldown": _cooldown},
+    ),
+    "limits": (
+        LimitsConfig,
+        {
+            "per_minute": _integer(1, 60),
+            "per_day": _integer(1, 10_000),
+            "distinct_recipients_per_month": _integer(1, 100_000),
+            "max_wait": _bounded_duration(HOUR, 90 * DAY),
+            "burst_share": _share,
+        },
+    ),
+    "flood": (
+        FloodConfig,
+        {
+            "max_per_sender": _integer(1, 100_000),
+            "window": _bounded_duration(MINUTE, 30 * DAY),
+            "raid_rate": _integer(1, 100_000),
+            "reply_to_abusive": _bool,
+            "raid_withhold": _bool,
+        },
+    ),
 }
+
+# [[filter]] tables: a list, so they sit apart from the one-table sections above.
+_FILTER_KEYS = ("name", "pattern", "regex", "sender", "action")
 
 # Values never echoed in messages, which end up in the journal.
 _SECRET_KEYS = {("modem", "pin")}
@@ -300,9 +451,56 @@ def parse_config(text: str, source: str) -> Config:
         # ValueError comes from an integer too long for int() (over 4300 digits).
         raise ConfigError(f"{source}: invalid TOML: {exc}") from None
     for name, value in document.items():
-        _check_section(name, value, source)
+        if name != "filter":
+            _check_section(name, value, source)
     sections = {name: _build_section(name, document.get(name, {}), source) for name in _SCHEMA}
-    return Config(**sections, source=source)
+    filters = _build_filters(document.get("filter", []), source)
+    return Config(**sections, filters=filters, source=source)
+
+
+def _build_filters(tables: object, source: str) -> tuple[FilterRule, ...]:
+    if not isinstance(tables, list):
+        raise ConfigError(f"{source}: filter: expected [[filter]] tables (double brackets)")
+    rules = []
+    for number, table in enumerate(tables, start=1):
+        where = f"{source}: [[filter]] #{number}"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: expected a table")
+        for key in table:
+            if key not in _FILTER_KEYS:
+                hint = _suggest(key, _FILTER_KEYS, f"; expected one of: {', '.join(_FILTER_KEYS)}")
+                raise ConfigError(f"{where} {key}: unknown key{hint}")
+        rules.append(_filter_rule(table, where))
+    return tuple(rules)
+
+
+def _filter_rule(table: dict, where: str) -> FilterRule:
+    name, pattern = table.get("name"), table.get("pattern")
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f'{where} name: expected a short label, like "operator"')
+    if not isinstance(pattern, str) or not pattern:
+        raise ConfigError(f"{where} pattern: expected a keyword or a regular expression")
+    regex, sender, action = (
+        table.get("regex", False),
+        table.get("sender"),
+        table.get("action", "ignore"),
+    )
+    if not isinstance(regex, bool):
+        raise ConfigError(f"{where} regex = {_show(regex)}: expected true or false")
+    if regex:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(
+                f"{where} pattern = {_show(pattern)}: invalid regular expression: {exc}"
+            ) from None
+    if sender is not None and not isinstance(sender, str):
+        raise ConfigError(
+            f"{where} sender = {_show(sender)}: expected the sender as received, a string"
+        )
+    if action not in ("ignore", "mark"):
+        raise ConfigError(f'{where} action = {_show(action)}: expected "ignore" or "mark"')
+    return FilterRule(name=name, pattern=pattern, regex=regex, sender=sender, action=action)
 
 
 def _decode(data: bytes, source: str) -> str:
@@ -361,7 +559,7 @@ def _section_of(key: str) -> str | None:
 
 
 def _section_list() -> str:
-    return ", ".join(f"[{name}]" for name in _SCHEMA)
+    return ", ".join([*(f"[{name}]" for name in _SCHEMA), "[[filter]]"])
 
 
 def _suggest(word: str, choices: Iterable[str], otherwise: str, form: str = '"{}"') -> str:

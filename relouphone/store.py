@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +36,18 @@ MIGRATIONS: tuple[str, ...] = (
         sender_ton INTEGER,
         sender TEXT,
         sender_kind TEXT NOT NULL,
+        category TEXT,
         text TEXT,
+        truncated INTEGER NOT NULL DEFAULT 0,
         encoding TEXT,
         sent_at TEXT,
         parts INTEGER NOT NULL DEFAULT 1,
         decision TEXT,
+        label TEXT,
+        raid INTEGER NOT NULL DEFAULT 0,
         reply_id INTEGER REFERENCES replies(id)
     );
-    CREATE INDEX inbound_sender ON inbound(sender);
+    CREATE INDEX inbound_sender ON inbound(sender, received_at);
     CREATE INDEX inbound_received ON inbound(received_at);
 
     CREATE TABLE pdus (
@@ -81,15 +85,37 @@ MIGRATIONS: tuple[str, ...] = (
         text TEXT NOT NULL,
         created_at TEXT NOT NULL,
         due_at TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'failed')),
+        state TEXT NOT NULL
+            CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'expired', 'blocked')),
+        priority TEXT NOT NULL DEFAULT 'normal' CHECK (priority IN ('normal', 'burst')),
         attempts INTEGER NOT NULL DEFAULT 0,
+        attempted_at TEXT,
         updated_at TEXT NOT NULL,
         sent_at TEXT,
         message_refs TEXT,
         error TEXT
     );
     CREATE INDEX replies_state_due ON replies(state, due_at);
-    CREATE INDEX replies_number ON replies(number);
+    CREATE INDEX replies_number ON replies(number, state);
+    CREATE INDEX replies_attempted ON replies(attempted_at) WHERE attempted_at IS NOT NULL;
+
+    CREATE TABLE blocklist (
+        number TEXT PRIMARY KEY,
+        reason TEXT,
+        created_at TEXT NOT NULL
+    );
+
+    CREATE TABLE allowlist (
+        number TEXT PRIMARY KEY,
+        reason TEXT,
+        created_at TEXT NOT NULL
+    );
+
+    CREATE TABLE raids (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        ended_at TEXT
+    );
 
     CREATE TABLE heartbeat (
         id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -99,6 +125,7 @@ MIGRATIONS: tuple[str, ...] = (
         signal INTEGER,
         operator TEXT,
         last_activity TEXT,
+        raid INTEGER NOT NULL DEFAULT 0,
         detail TEXT
     );
     """,
@@ -304,14 +331,19 @@ class Store:
         sender_ton: int | None,
         sender: str | None,
         sender_kind: str,
+        category: str | None = None,
         text: str | None = None,
+        truncated: bool = False,
         encoding: str | None = None,
         sent_at: datetime | None = None,
         parts: int = 1,
+        label: str | None = None,
+        raid: bool = False,
     ) -> int:
         inbound_id = self._insert(
             "INSERT INTO inbound (kind, received_at, sender_raw, sender_ton, sender, sender_kind,"
-            " text, encoding, sent_at, parts) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            " category, text, truncated, encoding, sent_at, parts, label, raid)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 kind,
                 to_db(received_at),
@@ -319,10 +351,14 @@ class Store:
                 sender_ton,
                 sender,
                 sender_kind,
+                category,
                 text,
+                int(truncated),
                 encoding,
                 to_db(sent_at) if sent_at else None,
                 parts,
+                label,
+                int(raid),
             ),
         )
         if sender is not None:
@@ -355,17 +391,192 @@ class Store:
     # -- replies ---------------------------------------------------------------------------
 
     def has_reply(self, number: str) -> bool:
-        """Whether this number already has a reply scheduled, sent or settled."""
-        return self._scalar("SELECT 1 FROM replies WHERE number = ? LIMIT 1", (number,)) is not None
+        """Whether this number has a reply that counts (see `last_reply_at`)."""
+        return self.last_reply_at(number) is not None
+
+    def last_reply_at(self, number: str) -> datetime | None:
+        """When the latest reply that counts for this number was granted.
+
+        Pending, sending and sent replies count, and failed ones too: a failure may have
+        left the modem anyway, or was refused again and again. Expired and blocked
+        replies never left, so they do not.
+        """
+        value = self._scalar(
+            "SELECT max(created_at) FROM replies WHERE number = ?"
+            " AND state IN ('pending', 'sending', 'sent', 'failed')",
+            (number,),
+        )
+        return from_db(value) if value else None
+
+    def recent_events(self, number: str, since: datetime) -> int:
+        """Inbound texts and calls from this number received after `since`."""
+        return self._scalar(
+            "SELECT count(*) FROM inbound WHERE sender = ? AND received_at > ?",
+            (number, to_db(since)),
+        )
+
+    def recent_inbound_times(self, since: datetime) -> list[datetime]:
+        """Arrival times after `since`, oldest first: raid detection resumes from them."""
+        rows = self.db.execute(
+            "SELECT received_at FROM inbound WHERE received_at > ? ORDER BY received_at",
+            (to_db(since),),
+        )
+        return [from_db(r[0]) for r in rows]
 
     def add_reply(
-        self, *, number: str, inbound_id: int, text: str, created_at: datetime, due_at: datetime
+        self,
+        *,
+        number: str,
+        inbound_id: int,
+        text: str,
+        created_at: datetime,
+        due_at: datetime,
+        priority: str = "normal",
     ) -> int:
         return self._insert(
-            "INSERT INTO replies (number, inbound_id, text, created_at, due_at, state, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, 'pending', ?)",
-            (number, inbound_id, text, to_db(created_at), to_db(due_at), to_db(created_at)),
+            "INSERT INTO replies (number, inbound_id, text, created_at, due_at, state, priority,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+            (
+                number,
+                inbound_id,
+                text,
+                to_db(created_at),
+                to_db(due_at),
+                priority,
+                to_db(created_at),
+            ),
         )
+
+    def demote_pending(self, number: str, at: datetime) -> None:
+        """A number turned out to flood: its waiting reply goes after everyone else's."""
+        self.db.execute(
+            "UPDATE replies SET priority = 'burst', updated_at = ? WHERE number = ?"
+            " AND state = 'pending' AND priority = 'normal'",
+            (to_db(at), number),
+        )
+
+    def due_candidates(self, now: datetime, limit: int = 1000) -> list[dict[str, Any]]:
+        """Pending replies that are due, with what the budget needs to rank them."""
+        return self._rows(
+            "SELECT id, number, created_at, due_at, priority FROM replies"
+            " WHERE state = 'pending' AND due_at <= ? ORDER BY due_at, id LIMIT ?",
+            (to_db(now), limit),
+        )
+
+    def reply(self, reply_id: int) -> Reply:
+        rows = self._rows(
+            "SELECT id, number, text, due_at, state, attempts FROM replies WHERE id = ?",
+            (reply_id,),
+        )
+        if not rows:
+            raise StoreError(f"{self.path}: no reply #{reply_id}")
+        return _reply(rows[0])
+
+    def usage(self, now: datetime, month_seconds: float) -> tuple[int, int, frozenset[str], int]:
+        """Sends handed to the modem in the last minute, day and month (and burst recipients).
+
+        Attempts stamped after `now` count too: a clock that jumped back must not free budget.
+        """
+
+        def since(seconds: float) -> str:
+            return to_db(now - timedelta(seconds=seconds))
+
+        counted = "attempted_at IS NOT NULL AND state != 'pending' AND attempted_at > ?"
+        minute = self._scalar(f"SELECT count(*) FROM replies WHERE {counted}", (since(60),))
+        day = self._scalar(f"SELECT count(*) FROM replies WHERE {counted}", (since(86400),))
+        rows = self.db.execute(
+            f"SELECT number, max(priority = 'burst') FROM replies WHERE {counted} GROUP BY number",
+            (since(month_seconds),),
+        ).fetchall()
+        recipients = frozenset(number for number, _ in rows)
+        burst = sum(1 for _, is_burst in rows if is_burst)
+        return minute, day, recipients, burst
+
+    def mark_expired(self, reply_id: int, at: datetime) -> None:
+        self.db.execute(
+            "UPDATE replies SET state = 'expired', updated_at = ?,"
+            " error = 'waited longer than [limits] max_wait' WHERE id = ? AND state = 'pending'",
+            (to_db(at), reply_id),
+        )
+
+    # -- block and allow lists -------------------------------------------------------------
+
+    def block(self, number: str, reason: str | None, at: datetime) -> int:
+        """Block a number; its waiting replies are cancelled. Returns how many were."""
+        self.db.execute(
+            "INSERT INTO blocklist (number, reason, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT(number) DO UPDATE SET reason = excluded.reason",
+            (number, reason, to_db(at)),
+        )
+        cursor = self.db.execute(
+            "UPDATE replies SET state = 'blocked', updated_at = ?, error = 'number blocked'"
+            " WHERE number = ? AND state = 'pending'",
+            (to_db(at), number),
+        )
+        return cursor.rowcount
+
+    def unblock(self, number: str) -> bool:
+        return self.db.execute("DELETE FROM blocklist WHERE number = ?", (number,)).rowcount > 0
+
+    def allow(self, number: str, reason: str | None, at: datetime) -> None:
+        self.db.execute(
+            "INSERT INTO allowlist (number, reason, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT(number) DO UPDATE SET reason = excluded.reason",
+            (number, reason, to_db(at)),
+        )
+
+    def unallow(self, number: str) -> bool:
+        return self.db.execute("DELETE FROM allowlist WHERE number = ?", (number,)).rowcount > 0
+
+    def is_blocked(self, number: str) -> bool:
+        found = self._scalar("SELECT 1 FROM blocklist WHERE number = ?", (number,))
+        return found is not None
+
+    def is_allowed(self, number: str) -> bool:
+        found = self._scalar("SELECT 1 FROM allowlist WHERE number = ?", (number,))
+        return found is not None
+
+    def lists(self) -> dict[str, list[dict[str, Any]]]:
+        return {
+            name: self._rows(f"SELECT number, reason, created_at FROM {name} ORDER BY number")
+            for name in ("blocklist", "allowlist")
+        }
+
+    # -- raids -----------------------------------------------------------------------------
+
+    def raid_started(self, at: datetime) -> None:
+        self.db.execute("INSERT INTO raids (started_at) VALUES (?)", (to_db(at),))
+
+    def raid_ended(self, at: datetime) -> None:
+        self.db.execute("UPDATE raids SET ended_at = ? WHERE ended_at IS NULL", (to_db(at),))
+
+    def raids(self) -> list[dict[str, Any]]:
+        return self._rows("SELECT started_at, ended_at FROM raids ORDER BY id")
+
+    # -- senders ---------------------------------------------------------------------------
+
+    def senders(self, limit: int = 100, order: str = "last_seen") -> list[dict[str, Any]]:
+        """Numbers with their counts, latest decision and reply state."""
+        orders = {"last_seen": "s.last_seen DESC", "count": "s.sms_count + s.call_count DESC"}
+        return self._rows(
+            "SELECT s.number, s.first_seen, s.last_seen, s.sms_count, s.call_count,"
+            " (SELECT category FROM inbound WHERE sender = s.number ORDER BY id DESC LIMIT 1)"
+            "   AS category,"
+            " (SELECT group_concat(decision || ':' || n) FROM (SELECT decision, count(*) AS n"
+            "   FROM inbound WHERE sender = s.number GROUP BY decision)) AS decisions,"
+            " (SELECT state FROM replies WHERE number = s.number ORDER BY id DESC LIMIT 1)"
+            "   AS reply_state,"
+            " EXISTS (SELECT 1 FROM blocklist WHERE number = s.number) AS blocked,"
+            " EXISTS (SELECT 1 FROM allowlist WHERE number = s.number) AS allowed"
+            f" FROM senders s ORDER BY {orders[order]} LIMIT ?",
+            (limit,),
+        )
+
+    def decisions(self) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT coalesce(decision, 'undecided'), count(*) FROM inbound GROUP BY 1 ORDER BY 1"
+        )
+        return {reason: count for reason, count in rows}
 
     def due_replies(self, now: datetime, limit: int = 50) -> list[Reply]:
         """Pending replies whose time has come, oldest due first."""
@@ -390,9 +601,9 @@ class Store:
     def mark_sending(self, reply_id: int, at: datetime) -> None:
         """Committed before the modem is asked: a crash now must never lead to a resend."""
         self.db.execute(
-            "UPDATE replies SET state = 'sending', attempts = attempts + 1, updated_at = ?"
-            " WHERE id = ? AND state = 'pending'",
-            (to_db(at), reply_id),
+            "UPDATE replies SET state = 'sending', attempts = attempts + 1, updated_at = ?,"
+            " attempted_at = ? WHERE id = ? AND state = 'pending'",
+            (to_db(at), to_db(at), reply_id),
         )
 
     def mark_sent(self, reply_id: int, at: datetime, refs: Sequence[int]) -> None:

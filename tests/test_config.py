@@ -77,8 +77,8 @@ def test_the_sample_file_loads_to_exactly_the_defaults() -> None:
 def test_the_sample_file_sets_every_key_explicitly() -> None:
     text = SAMPLE.read_text(encoding="utf-8")
     for section in dataclasses.fields(Config):
-        if section.name == "source":
-            continue
+        if section.name in ("source", "filters"):
+            continue  # filters are [[filter]] tables: none by default, an example commented
         assert f"\n[{section.name}]\n" in text
         for key in dataclasses.fields(section.default_factory()):  # type: ignore[misc]
             assert re.search(rf"^{key.name} = ", text, re.MULTILINE), key.name
@@ -388,7 +388,7 @@ def test_an_unknown_key_is_refused_with_a_suggestion() -> None:
 
 def test_an_unknown_key_without_a_close_match_lists_the_keys() -> None:
     assert config_error("[reply]\ncolour = 1") == (
-        "relouphone.toml: [reply] colour: unknown key; expected one of: delay, text"
+        "relouphone.toml: [reply] colour: unknown key; expected one of: delay, text, gsm7_normalize"
     )
 
 
@@ -407,7 +407,8 @@ def test_an_unknown_section_is_refused_with_a_suggestion() -> None:
 def test_an_unknown_section_without_a_close_match_lists_the_sections() -> None:
     assert config_error("[web]\nport = 80") == (
         "relouphone.toml: [web]: unknown section; "
-        "expected one of: [modem], [reply], [storage], [daemon]"
+        "expected one of: [modem], [reply], [storage], [daemon], [policy], [limits], [flood],"
+        " [[filter]]"
     )
 
 
@@ -485,3 +486,78 @@ def test_the_source_is_the_path_as_given(tmp_path: Path) -> None:
     path.write_text("", encoding="utf-8")
     assert load_config(str(path)).source == str(path)
     assert load_config(path) == Config(source=str(path))
+
+
+# -- raid defence: [policy], [limits], [flood], [[filter]] ------------------------------
+
+
+def test_policy_limits_and_flood_defaults() -> None:
+    config = parse_config("", "relouphone.toml")
+    assert config.policy.reply_to == ("mobile",)
+    assert config.policy.home_regions == ("FR",)
+    assert config.policy.cooldown is None
+    assert config.limits.distinct_recipients_per_month == 99
+    assert config.limits.max_wait == 7 * 86400
+    assert config.flood.reply_to_abusive is True
+    assert config.filters == ()
+
+
+def test_cooldown_is_forever_or_a_duration_of_an_hour_or_more() -> None:
+    assert parse_config('[policy]\ncooldown = "30d"', "f").policy.cooldown == 30 * 86400
+    assert parse_config('[policy]\ncooldown = "forever"', "f").policy.cooldown is None
+    assert "[policy] cooldown" in config_error('[policy]\ncooldown = "5m"')
+    assert "forever" in config_error('[policy]\ncooldown = "never"')
+
+
+def test_categories_that_never_get_a_reply_cannot_be_listed() -> None:
+    message = config_error('[policy]\nreply_to = ["mobile", "premium"]')
+    assert message.startswith("relouphone.toml: [policy] reply_to")
+    assert "never gets a reply" in message
+
+
+def test_an_unknown_category_gets_a_suggestion() -> None:
+    assert 'did you mean "mobile"' in config_error('[policy]\nreply_to = ["mobil"]')
+
+
+def test_home_regions_are_iso_codes() -> None:
+    config = parse_config('[policy]\nhome_regions = ["FR", "BE"]', "f")
+    assert config.policy.home_regions == ("FR", "BE")
+    assert "[policy] home_regions" in config_error('[policy]\nhome_regions = ["France"]')
+    assert "[policy] home_regions" in config_error("[policy]\nhome_regions = []")
+
+
+def test_limits_are_bounded_whole_numbers() -> None:
+    assert "[limits] per_minute" in config_error("[limits]\nper_minute = 0")
+    assert "[limits] per_day" in config_error('[limits]\nper_day = "100"')
+    assert "[limits] burst_share" in config_error("[limits]\nburst_share = 1.5")
+    assert parse_config("[limits]\nburst_share = 0", "f").limits.burst_share == 0.0
+
+
+def test_flood_switches_are_booleans() -> None:
+    assert "[flood] reply_to_abusive" in config_error('[flood]\nreply_to_abusive = "no"')
+    assert parse_config("[flood]\nraid_withhold = true", "f").flood.raid_withhold is True
+
+
+def test_a_filter_with_a_bad_regular_expression_names_the_filter() -> None:
+    message = config_error('[[filter]]\nname = "x"\npattern = "(unclosed"\nregex = true')
+    assert message.startswith("relouphone.toml: [[filter]] #1 pattern")
+    assert "invalid regular expression" in message
+
+
+def test_a_filter_needs_a_name_and_a_pattern() -> None:
+    assert "[[filter]] #1 name" in config_error('[[filter]]\npattern = "x"')
+    assert "[[filter]] #1 pattern" in config_error('[[filter]]\nname = "x"')
+
+
+def test_a_filter_action_is_ignore_or_mark() -> None:
+    message = config_error('[[filter]]\nname = "x"\npattern = "y"\naction = "drop"')
+    assert '"ignore" or "mark"' in message
+
+
+def test_a_filter_with_an_unknown_key_gets_a_suggestion() -> None:
+    message = config_error('[[filter]]\nname = "x"\npattern = "y"\nsenders = "SFR"')
+    assert 'did you mean "sender"' in message
+
+
+def test_a_filter_written_as_a_single_table_is_explained() -> None:
+    assert "double brackets" in config_error('[filter]\nname = "x"\npattern = "y"')

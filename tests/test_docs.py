@@ -10,7 +10,7 @@ import click
 import pytest
 
 from relouphone.cli import cli
-from relouphone.config import Config
+from relouphone.config import Config, FilterRule
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -30,14 +30,13 @@ def test_every_command_is_in_the_cli_reference(command):
 
 
 def _config_keys() -> list[str]:
+    defaults = Config()
     keys = []
     for section in dataclasses.fields(Config):
-        if section.name == "source":
-            continue
-        for key in dataclasses.fields(
-            section.type if isinstance(section.type, type) else getattr(Config(), section.name)
-        ):
-            keys.append(f"[{section.name}] {key.name}")
+        value = getattr(defaults, section.name)
+        if dataclasses.is_dataclass(value):
+            keys.extend(f"[{section.name}] {key.name}" for key in dataclasses.fields(value))
+    keys.extend(f"[[filter]] {key.name}" for key in dataclasses.fields(FilterRule))
     return keys
 
 
