@@ -117,6 +117,8 @@ def status(config_path: Path, as_json: bool) -> None:
         _emit_json(report)
         return
     click.echo(f"daemon:        {report['daemon']}")
+    if report["raid_mode"]:
+        click.echo("RAID MODE:     inbound flood in progress; new numbers go last in line")
     click.echo(
         f"modem:         {safe(report['modem_state'])}, signal "
         f"{'?' if report['signal'] is None else report['signal']}/31"
@@ -165,12 +167,176 @@ def stats(config_path: Path, as_json: bool) -> None:
     """Counts over the whole database."""
     store = _open_store(_config(config_path))
     with closing(store):
-        figures = store.stats()
+        figures: dict[str, Any] = {**store.stats(), "decisions": store.decisions()}
     if as_json:
         _emit_json(figures)
         return
+    decisions = figures.pop("decisions")
     for key, value in figures.items():
         click.echo(f"{key.replace('_', ' ')}: {value}")
+    if decisions:
+        click.echo("decisions: " + ", ".join(f"{k} {v}" for k, v in decisions.items()))
+
+
+def _number(config: Config, text: str) -> str:
+    """A number as users type it, in the form the database keeps (E.164)."""
+    from .numbers import identify
+
+    sender = identify(text, None, home_regions=config.policy.home_regions)
+    if sender.e164 is None:
+        raise click.ClickException(
+            f"{safe(text)}: not a phone number (expected e.g. +33612345678 or 0612345678)"
+        )
+    return sender.e164
+
+
+@cli.command()
+@config_option
+@click.argument("number")
+@click.option("--reason", default=None, help="Why, for the record (e.g. a complaint number).")
+def block(config_path: Path, number: str, reason: str | None) -> None:
+    """Never reply to NUMBER again; a waiting reply to it is cancelled at once."""
+    config = _config(config_path)
+    e164 = _number(config, number)
+    store = _open_store(config)
+    with closing(store):
+        cancelled = store.block(e164, reason, datetime.now().astimezone())
+    click.echo(f"{e164} blocked" + (f"; {cancelled} waiting reply cancelled" if cancelled else ""))
+
+
+@cli.command()
+@config_option
+@click.argument("number")
+def unblock(config_path: Path, number: str) -> None:
+    """Take NUMBER off the block list (cancelled replies stay cancelled)."""
+    config = _config(config_path)
+    e164 = _number(config, number)
+    store = _open_store(config)
+    with closing(store):
+        removed = store.unblock(e164)
+    click.echo(f"{e164} unblocked" if removed else f"{e164} was not blocked")
+
+
+@cli.command()
+@config_option
+@click.argument("number")
+@click.option("--reason", default=None, help="What the number is for (e.g. 'test phone').")
+def allow(config_path: Path, number: str, reason: str | None) -> None:
+    """Exempt NUMBER (a test phone) from once-per-number: it gets a reply every time."""
+    config = _config(config_path)
+    e164 = _number(config, number)
+    store = _open_store(config)
+    with closing(store):
+        store.allow(e164, reason, datetime.now().astimezone())
+    click.echo(f"{e164} allowed: it gets a reply to every text or call, within the limits")
+
+
+@cli.command()
+@config_option
+@click.argument("number")
+def unallow(config_path: Path, number: str) -> None:
+    """Take NUMBER off the allow list."""
+    config = _config(config_path)
+    e164 = _number(config, number)
+    store = _open_store(config)
+    with closing(store):
+        removed = store.unallow(e164)
+    click.echo(f"{e164} no longer allowed" if removed else f"{e164} was not on the allow list")
+
+
+@cli.command("lists")
+@config_option
+@json_option
+def lists_command(config_path: Path, as_json: bool) -> None:
+    """The block list and the allow list."""
+    store = _open_store(_config(config_path))
+    with closing(store):
+        lists = store.lists()
+    if as_json:
+        _emit_json(lists)
+        return
+    for name, rows in lists.items():
+        click.echo(f"{name} ({len(rows)}):")
+        for row in rows:
+            reason = f"  {safe(row['reason'])}" if row["reason"] else ""
+            click.echo(f"  {safe(row['number']):<16} since {row['created_at']}{reason}")
+
+
+@cli.command()
+@config_option
+@json_option
+@click.option("--limit", default=50, show_default=True, help="How many numbers to show.")
+@click.option(
+    "--order",
+    type=click.Choice(["last_seen", "count"]),
+    default="last_seen",
+    show_default=True,
+    help="Most recent first, or most active first.",
+)
+def senders(config_path: Path, as_json: bool, limit: int, order: str) -> None:
+    """Numbers that wrote or called, with their counts and what was decided."""
+    store = _open_store(_config(config_path))
+    with closing(store):
+        rows = store.senders(limit=limit, order=order)
+    for row in rows:
+        row["decisions"] = _decision_counts(row["decisions"])
+        row["blocked"], row["allowed"] = bool(row["blocked"]), bool(row["allowed"])
+    if as_json:
+        _emit_json(rows)
+        return
+    if not rows:
+        click.echo("no sender yet")
+    for row in rows:
+        flags = " BLOCKED" if row["blocked"] else " allowed" if row["allowed"] else ""
+        decided = ", ".join(f"{k} {v}" for k, v in row["decisions"].items())
+        click.echo(
+            f"{safe(row['number']):<16} {row['sms_count']:>5} sms {row['call_count']:>3} calls"
+            f"  {row['category'] or '-':<10} reply {row['reply_state'] or '-':<8}"
+            f" {decided}{flags}"
+        )
+
+
+def _decision_counts(packed: str | None) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in (packed or "").split(","):
+        if item:
+            reason, _, count = item.rpartition(":")
+            counts[reason] = int(count)
+    return counts
+
+
+@cli.command()
+@config_option
+@json_option
+@click.option("--text", default=None, help="Try this text instead of [reply] text.")
+def message(config_path: Path, as_json: bool, text: str | None) -> None:
+    """How the reply will be sent: encoding, number of parts, characters forcing UCS-2."""
+    from . import gsm7
+    from .pdu import plan_text
+
+    config = _config(config_path)
+    original = config.reply.text if text is None else text
+    sent = gsm7.normalize(original) if config.reply.gsm7_normalize else original
+    plan = plan_text(sent)
+    report = {
+        "text": sent,
+        "normalized": sent != original,
+        "encoding": plan.encoding,
+        "parts": plan.parts,
+        "characters": len(sent),
+        "forcing_ucs2": list(plan.forcing),
+    }
+    if as_json:
+        _emit_json(report)
+        return
+    click.echo(f"text:      {safe(sent, keep_newlines=True)}")
+    if report["normalized"]:
+        click.echo("           (typography mapped to GSM characters: [reply] gsm7_normalize)")
+    click.echo(f"encoding:  {plan.encoding} ({len(sent)} characters)")
+    click.echo(f"parts:     {plan.parts} SMS")
+    if plan.forcing:
+        shown = " ".join(safe(c) for c in plan.forcing)
+        click.echo(f"UCS-2 because of: {shown} (replace them to fit 160 characters per SMS)")
 
 
 @cli.command()

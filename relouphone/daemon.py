@@ -12,11 +12,13 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
+from .budget import Limits
 from .clock import Clock, SystemClock
 from .config import Config
 from .errors import ModemError, RelouphoneError, SimPinError, StoreError
+from .flood import RaidDetector
 from .ingest import Outcome, ReplyRule, ingest_call, ingest_message
 from .modem import IncomingCall, Modem, ModemLost, NewMessage, StoredMessage
 from .outbox import send_due
@@ -36,6 +38,8 @@ SAME_CALL_SECONDS = 10.0
 RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 # The longest the loop blocks, so a stop request is honoured promptly.
 MAX_WAIT_SECONDS = 0.5
+# With replies due but held by a limit, how long before the budget is looked at again.
+BUDGET_RECHECK_SECONDS = 5.0
 
 
 def backend_for(config: Config) -> Modem:
@@ -54,6 +58,9 @@ class _LinkLost(Exception):
     """Internal: the modem went away; reconnect."""
 
 
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
 @dataclass
 class _State:
     modem: str = "starting"
@@ -61,6 +68,8 @@ class _State:
     operator: str | None = None
     last_call: tuple[str | None, float] | None = None
     next_heartbeat: float = 0.0
+    budget_hold_until: datetime = _NEVER
+    held_by: str = ""
     reconnects: int = 0
     listeners: list[Callable[[str, Outcome | object], None]] = field(default_factory=list)
 
@@ -82,7 +91,15 @@ class Daemon:
         self.notifier = notifier or Notifier()
         self._modem_factory = modem_factory or (lambda: backend_for(config))
         self._store = store
-        self.rule = ReplyRule(text=config.reply.text, delay=config.reply.delay)
+        self.rule = ReplyRule.from_config(config)
+        self.limits = Limits(
+            per_minute=config.limits.per_minute,
+            per_day=config.limits.per_day,
+            distinct_recipients_per_month=config.limits.distinct_recipients_per_month,
+            max_wait=config.limits.max_wait,
+            burst_share=config.limits.burst_share,
+        )
+        self.raid = RaidDetector(config.flood.raid_rate)
         self.stop_event = threading.Event()
         self.ready = threading.Event()
         self.state = _State()
@@ -106,7 +123,10 @@ class Daemon:
         """Run until `stop()`; returns the process exit code."""
         store = self._store or Store(self.config.storage.database)
         try:
-            settled = store.settle_interrupted_sends(self.clock.now())
+            now = self.clock.now()
+            for moment in store.recent_inbound_times(now - timedelta(minutes=1)):
+                self.raid.observe(moment)
+            settled = store.settle_interrupted_sends(now)
             if settled:
                 log.warning(
                     "%d replies were interrupted mid-send; not resending them", len(settled)
@@ -153,6 +173,8 @@ class Daemon:
         log.info("ready on %s", self.config.modem.port)
         try:
             while not self.stop_event.is_set():
+                if self.raid.update(self.clock.now()):
+                    self._raid_changed(store)
                 self._send_due(store, modem)
                 if self.clock.monotonic() >= self.state.next_heartbeat:
                     self._refresh_health(store, modem)
@@ -178,6 +200,8 @@ class Daemon:
         wait = min(MAX_WAIT_SECONDS, self.state.next_heartbeat - self.clock.monotonic())
         due = store.next_due_at()
         if due is not None:
+            # Replies held by a limit are not due again before the budget is re-checked.
+            due = max(due, self.state.budget_hold_until)
             wait = min(wait, (due - self.clock.now()).total_seconds())
         return max(0.0, wait)
 
@@ -212,8 +236,11 @@ class Daemon:
                 store.mark_pdus_deleted(gone)
 
     def _ingest(self, store: Store, modem: Modem, message: StoredMessage) -> None:
+        self._observe_arrival(store)
         try:
-            outcome = ingest_message(store, message, self.clock.now(), self.rule)
+            outcome = ingest_message(
+                store, message, self.clock.now(), self.rule, raid=self.raid.active
+            )
         except StoreError as exc:
             # Not committed, so not deleted: the message waits on the SIM for a retry.
             log.error("could not record the message in slot %s: %s", message.slot, exc)
@@ -233,14 +260,32 @@ class Daemon:
         if last is not None and last[0] == call.number and now - last[1] < SAME_CALL_SECONDS:
             return
         self.state.last_call = (call.number, now)
+        self._observe_arrival(store)
         try:
-            outcome = ingest_call(store, call, self.clock.now(), self.rule)
+            outcome = ingest_call(store, call, self.clock.now(), self.rule, raid=self.raid.active)
         except StoreError as exc:
             log.error(
                 "could not record a call from %s: %s", call.number or "a withheld number", exc
             )
             return
         self._report(outcome)
+
+    def _observe_arrival(self, store: Store) -> None:
+        if self.raid.observe(self.clock.now()):
+            self._raid_changed(store)
+
+    def _raid_changed(self, store: Store) -> None:
+        now = self.clock.now()
+        if self.raid.active:
+            log.warning(
+                "RAID MODE: more than %d texts and calls a minute; new numbers go last in line",
+                self.config.flood.raid_rate,
+            )
+            store.raid_started(now)
+        else:
+            log.warning("raid mode over: the inbound rate has been calm for ten minutes")
+            store.raid_ended(now)
+        self._set_modem_state(store, self.state.modem)
 
     def _report(self, outcome: Outcome) -> None:
         sender = outcome.sender.e164 or outcome.sender.raw if outcome.sender else None
@@ -258,18 +303,32 @@ class Daemon:
     # -- replies and health ----------------------------------------------------------------
 
     def _send_due(self, store: Store, modem: Modem) -> None:
-        for result in send_due(store, modem, self.clock.now()):
+        now = self.clock.now()
+        if now < self.state.budget_hold_until:
+            return
+        sent = send_due(store, modem, now, self.limits)
+        for result in sent.results:
             if result.state == "sent":
-                log.info("reply %d sent to %s", result.reply.id, result.reply.number)
+                log.info("reply %d sent to %s", result.reply_id, result.number)
             else:
                 log.warning(
                     "reply %d to %s: %s (%s)",
-                    result.reply.id,
-                    result.reply.number,
+                    result.reply_id,
+                    result.number,
                     result.state,
                     result.error,
                 )
             self._tell("reply", result)
+        if sent.waiting:
+            # Replies are due but a limit holds them: look again a little later rather
+            # than spin. Limits are counted from the database, so nothing is lost.
+            self.state.budget_hold_until = now + timedelta(seconds=BUDGET_RECHECK_SECONDS)
+            reasons = ", ".join(sorted(set(sent.waiting_reasons.values())))
+            if reasons != self.state.held_by:
+                log.info("%d due replies wait for the limits (%s)", sent.waiting, reasons)
+            self.state.held_by = reasons
+        else:
+            self.state.held_by = ""
 
     def _refresh_health(self, store: Store, modem: Modem) -> None:
         self.state.next_heartbeat = self.clock.monotonic() + self._heartbeat_interval()
@@ -301,13 +360,15 @@ class Daemon:
                 modem_state=state,
                 signal=self.state.signal,
                 operator=self.state.operator,
+                raid=self.raid.active,
                 detail=detail,
             )
         except (StoreError, RelouphoneError) as exc:
             log.error("could not write the heartbeat: %s", exc)
             pending = -1
         signal = "?" if self.state.signal is None else self.state.signal
-        self.notifier.status(f"modem {state}, signal {signal}/31, {pending} replies pending")
+        raid = "RAID MODE, " if self.raid.active else ""
+        self.notifier.status(f"{raid}modem {state}, signal {signal}/31, {pending} replies pending")
 
 
 def _now_text(moment: datetime) -> str:

@@ -106,7 +106,7 @@ def _narrate(
         )
     elif isinstance(detail, SendResult):
         echo(
-            f"   reply #{detail.reply.id} to {detail.reply.number}: {detail.state}"
+            f"   reply #{detail.reply_id} to {detail.number}: {detail.state}"
             + (f" ({detail.error})" if detail.error else "")
         )
         if detail.state == "sent":

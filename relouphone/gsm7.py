@@ -7,10 +7,15 @@ starts after `fill_bits` padding bits so that the text begins on a septet bounda
 
 Decoding never fails: radio data is whatever the network delivered. Encoding refuses what the
 alphabet cannot say, because sending a silently altered text would be worse than not sending.
+
+`normalize` is the one exception, asked for by name: it swaps typographic characters (curly
+quotes, dashes, no-break spaces...) for plain ones before a reply is sent.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable, Sequence
 
 from relouphone.errors import PduError
@@ -23,6 +28,7 @@ __all__ = [
     "encode",
     "gsm7_length",
     "is_gsm7",
+    "normalize",
     "pack",
     "unencodable_chars",
     "unpack",
@@ -64,6 +70,60 @@ _ENCODE: dict[str, tuple[int, ...]] = {
     char: (code,) for code, char in enumerate(DEFAULT_ALPHABET) if code != ESCAPE
 }
 _ENCODE.update({char: (ESCAPE, code) for code, char in EXTENSION_TABLE.items()})
+
+
+# Typography that word processors and phones put in, and its plain GSM-7 equivalent. Letters
+# are left alone (ê is no e: writing it so would misspell the text); the one exception is the
+# ligature œ, which French writes oe when it cannot write œ.
+_TYPOGRAPHY = str.maketrans(
+    {
+        # curly, low and reversed single quotes, prime, single guillemets, modifier letter
+        # apostrophe, grave and acute accents
+        **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u2039\u203a\u02bc\u0060\u00b4", "'"),
+        # curly, low and reversed double quotes, double prime, guillemets
+        **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb", '"'),
+        # hyphen, non-breaking hyphen, figure dash, en dash, em dash, horizontal bar, minus
+        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
+        # no-break space, the typographer's spaces (en, em, thin, hair...), narrow no-break
+        # space (French, before ; : ! ?), medium mathematical space
+        **dict.fromkeys("\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006", " "),
+        **dict.fromkeys("\u2007\u2008\u2009\u200a\u202f\u205f", " "),
+        # soft hyphen, zero-width space, word joiner, byte order mark: invisible, pasted along
+        # with a text, and each would force UCS-2 on its own
+        **dict.fromkeys("\u00ad\u200b\u2060\ufeff", ""),
+        "\N{HORIZONTAL ELLIPSIS}": "...",
+        "\N{LATIN SMALL LIGATURE OE}": "oe",
+        "\N{LATIN CAPITAL LIGATURE OE}": "OE",
+    }
+)
+
+# French sets « guillemets » off with (no-break) spaces; "quotes" hug the words they quote.
+_GUILLEMET_SPACES = re.compile("(\u00ab)[ \u00a0\u2009\u202f]+|[ \u00a0\u2009\u202f]+(\u00bb)")
+
+
+def normalize(text: str) -> str:
+    """`text` with typographic quotes, apostrophes, dashes, ellipses and spaces made plain, so
+    that it may fit GSM-7 and cost fewer parts.
+
+    Letters outside the alphabet (ê, ç...) are kept, so such a text stays UCS-2. Never changes
+    a GSM-7 text, and gives `text` back unchanged when the plain version would need more
+    parts (an ellipsis takes three septets). Idempotent.
+    """
+    plain = _GUILLEMET_SPACES.sub(r"\1\2", text).translate(_TYPOGRAPHY)
+    if plain == text or _parts(plain) > _parts(text):
+        return text
+    return plain
+
+
+def _parts(text: str) -> float:
+    """SMS parts `text` takes; infinite beyond what any message can hold."""
+    # pdu builds on this module; importing it at the top would be circular.
+    from relouphone.pdu import plan_text
+
+    try:
+        return plan_text(text).parts
+    except PduError:
+        return math.inf
 
 
 def is_gsm7(text: str) -> bool:

@@ -8,14 +8,17 @@ caller delete the message from the modem.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
+from . import gsm7
+from .config import Config
 from .errors import PduError
+from .filters import Filters
 from .modem import IncomingCall, StoredMessage
 from .numbers import Sender, identify
 from .pdu import Deliver, decode_pdu, reassemble
-from .policy import Decision, decide, reply_due_at
+from .policy import Decision, History, Rules, decide, reply_due_at
 from .store import Store
 
 __all__ = ["Outcome", "ReplyRule", "ingest_call", "ingest_message"]
@@ -25,11 +28,35 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class ReplyRule:
-    """What a granted reply says and when it leaves."""
+    """Everything that decides what an inbound event becomes, from the configuration."""
 
     text: str
     delay: float
-    home_region: str = "FR"
+    home_regions: tuple[str, ...] = ("FR",)
+    rules: Rules = field(default_factory=Rules)
+    filters: Filters = field(default_factory=lambda: Filters(()))
+    max_text_length: int = 2000
+
+    @classmethod
+    def from_config(cls, config: Config) -> ReplyRule:
+        text = config.reply.text
+        if config.reply.gsm7_normalize:
+            text = gsm7.normalize(text)
+        return cls(
+            text=text,
+            delay=config.reply.delay,
+            home_regions=config.policy.home_regions,
+            rules=Rules(
+                reply_to=frozenset(config.policy.reply_to),
+                cooldown=config.policy.cooldown,
+                max_per_sender=config.flood.max_per_sender,
+                flood_window=config.flood.window,
+                reply_to_abusive=config.flood.reply_to_abusive,
+                raid_withhold=config.flood.raid_withhold,
+            ),
+            filters=Filters(config.filters),
+            max_text_length=config.storage.max_text_length,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,17 +77,19 @@ class Outcome:
     text: str | None = None
 
 
-def ingest_message(store: Store, message: StoredMessage, now: datetime, rule: ReplyRule) -> Outcome:
+def ingest_message(
+    store: Store, message: StoredMessage, now: datetime, rule: ReplyRule, *, raid: bool = False
+) -> Outcome:
     """Record one stored message, or recognise it as one we already hold."""
     with store.atomic():
         existing = store.pdu_still_on_modem(message.storage, message.slot, message.pdu)
         if existing is not None:
             return Outcome(kind="reread", pdu_id=existing)
-        return _record_message(store, message, now, rule)
+        return _record_message(store, message, now, rule, raid)
 
 
 def _record_message(
-    store: Store, message: StoredMessage, now: datetime, rule: ReplyRule
+    store: Store, message: StoredMessage, now: datetime, rule: ReplyRule, raid: bool
 ) -> Outcome:
     where = {"read_at": now, "storage": message.storage, "slot": message.slot, "pdu": message.pdu}
     try:
@@ -89,7 +118,9 @@ def _record_message(
         text = None if None in texts else reassemble((p.seq, p.text) for p in parts)
         part_ids = [part.pdu_id for part in parts]
 
-    sender = identify(decoded.sender.number, decoded.sender.ton, rule.home_region)
+    sender = identify(decoded.sender.number, decoded.sender.ton, home_regions=rule.home_regions)
+    matched = rule.filters.match(text, decoded.sender.number)
+    stored_text, truncated = _bounded(text, rule.max_text_length)
     inbound_id = store.add_inbound(
         kind="sms",
         received_at=now,
@@ -97,29 +128,43 @@ def _record_message(
         sender_ton=decoded.sender.ton,
         sender=sender.e164,
         sender_kind=sender.kind,
-        text=text,
+        category=sender.category,
+        text=stored_text,
+        truncated=truncated,
         encoding=decoded.encoding,
         sent_at=decoded.timestamp,
         parts=len(part_ids),
+        label=matched.name if matched else None,
+        raid=raid,
     )
     if concat:
         store.link_waiting_parts(decoded.sender.number, concat.ref, concat.total, inbound_id)
     else:
         store.link_pdus(part_ids, inbound_id)
-    decision = _decide_and_schedule(store, inbound_id, sender, now, rule)
+    ignored = matched is not None and matched.action == "ignore"
+    decision = _decide_and_schedule(store, inbound_id, sender, now, rule, raid, ignored)
     return Outcome(
         kind="sms",
         pdu_id=pdu_id,
         inbound_id=inbound_id,
         sender=sender,
         decision=decision,
-        text=text,
+        text=stored_text,
     )
 
 
-def ingest_call(store: Store, call: IncomingCall, now: datetime, rule: ReplyRule) -> Outcome:
+def _bounded(text: str | None, limit: int) -> tuple[str | None, bool]:
+    """A flood of long texts must not fill the SD card: keep the start; the PDUs stay whole."""
+    if text is None or len(text) <= limit:
+        return text, False
+    return text[:limit], True
+
+
+def ingest_call(
+    store: Store, call: IncomingCall, now: datetime, rule: ReplyRule, *, raid: bool = False
+) -> Outcome:
     """Record an incoming call and decide on its reply."""
-    sender = identify(call.number, call.ton, rule.home_region)
+    sender = identify(call.number, call.ton, home_regions=rule.home_regions)
     with store.atomic():
         inbound_id = store.add_inbound(
             kind="call",
@@ -128,24 +173,52 @@ def ingest_call(store: Store, call: IncomingCall, now: datetime, rule: ReplyRule
             sender_ton=call.ton,
             sender=sender.e164,
             sender_kind=sender.kind,
+            category=sender.category,
+            raid=raid,
         )
-        decision = _decide_and_schedule(store, inbound_id, sender, now, rule)
+        decision = _decide_and_schedule(store, inbound_id, sender, now, rule, raid, False)
     return Outcome(kind="call", inbound_id=inbound_id, sender=sender, decision=decision)
 
 
 def _decide_and_schedule(
-    store: Store, inbound_id: int, sender: Sender, now: datetime, rule: ReplyRule
+    store: Store,
+    inbound_id: int,
+    sender: Sender,
+    now: datetime,
+    rule: ReplyRule,
+    raid: bool,
+    filtered: bool,
 ) -> Decision:
-    answered = sender.e164 is not None and store.has_reply(sender.e164)
-    decision = decide(sender, already_answered=answered)
+    number = sender.e164
+    history = _history(store, number, now, rule.rules)
+    decision = decide(
+        sender.category, history, now=now, raid=raid, filtered=filtered, rules=rule.rules
+    )
     reply_id = None
-    if decision.reply and sender.e164 is not None:
+    if decision.reply and number is not None:
         reply_id = store.add_reply(
-            number=sender.e164,
+            number=number,
             inbound_id=inbound_id,
             text=rule.text,
             created_at=now,
             due_at=reply_due_at(now, rule.delay),
+            priority=decision.priority,
         )
+    elif decision.reason == "abusive" and number is not None:
+        # Its reply, if still waiting, now goes after everyone else's.
+        store.demote_pending(number, now)
     store.set_decision(inbound_id, decision.reason, reply_id)
     return decision
+
+
+def _history(store: Store, number: str | None, now: datetime, rules: Rules) -> History:
+    """What the database knows about a number; the event being decided is already in it."""
+    if number is None:
+        return History(last_reply_at=None, recent_events=1)
+    return History(
+        last_reply_at=store.last_reply_at(number),
+        recent_events=store.recent_events(number, now - timedelta(seconds=rules.flood_window)),
+        blocked=store.is_blocked(number),
+        allowed=store.is_allowed(number),
+        reply_pending=store.reply_pending(number),
+    )

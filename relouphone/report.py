@@ -37,6 +37,7 @@ def status_report(store: Store, now: datetime) -> dict[str, Any]:
         "signal": beat.signal if beat else None,
         "operator": beat.operator if beat else None,
         "detail": beat.detail if beat else None,
+        "raid_mode": bool(beat and beat.raid and beat.modem_state != "stopped"),
         "replies_pending": len(pending),
         "next_due_at": to_db(min(r.due_at for r in pending)) if pending else None,
         "last_activity": to_db(last) if last else None,

@@ -159,6 +159,7 @@ class Heartbeat:
     operator: str | None
     last_activity: datetime | None
     detail: str | None
+    raid: bool = False
 
 
 class Store:
@@ -408,6 +409,14 @@ class Store:
         )
         return from_db(value) if value else None
 
+    def reply_pending(self, number: str) -> bool:
+        """Whether a reply to this number is waiting to leave, or leaving."""
+        found = self._scalar(
+            "SELECT 1 FROM replies WHERE number = ? AND state IN ('pending', 'sending') LIMIT 1",
+            (number,),
+        )
+        return found is not None
+
     def recent_events(self, number: str, since: datetime) -> int:
         """Inbound texts and calls from this number received after `since`."""
         return self._scalar(
@@ -598,13 +607,17 @@ class Store:
         )
         return [_reply(r) for r in rows]
 
-    def mark_sending(self, reply_id: int, at: datetime) -> None:
-        """Committed before the modem is asked: a crash now must never lead to a resend."""
-        self.db.execute(
+    def mark_sending(self, reply_id: int, at: datetime) -> bool:
+        """Committed before the modem is asked: a crash now must never lead to a resend.
+
+        False when the reply is no longer pending (blocked meanwhile, say): do not send it.
+        """
+        cursor = self.db.execute(
             "UPDATE replies SET state = 'sending', attempts = attempts + 1, updated_at = ?,"
             " attempted_at = ? WHERE id = ? AND state = 'pending'",
             (to_db(at), to_db(at), reply_id),
         )
+        return cursor.rowcount == 1
 
     def mark_sent(self, reply_id: int, at: datetime, refs: Sequence[int]) -> None:
         self.db.execute(
@@ -651,17 +664,27 @@ class Store:
         modem_state: str,
         signal: int | None = None,
         operator: str | None = None,
+        raid: bool = False,
         detail: str | None = None,
     ) -> None:
         last = self.last_activity()
         self.db.execute(
             "INSERT INTO heartbeat (id, updated_at, pid, modem_state, signal, operator,"
-            " last_activity, detail) VALUES (1, ?, ?, ?, ?, ?, ?, ?)"
+            " last_activity, raid, detail) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at, pid = excluded.pid,"
             " modem_state = excluded.modem_state, signal = excluded.signal,"
             " operator = excluded.operator, last_activity = excluded.last_activity,"
-            " detail = excluded.detail",
-            (to_db(at), pid, modem_state, signal, operator, to_db(last) if last else None, detail),
+            " raid = excluded.raid, detail = excluded.detail",
+            (
+                to_db(at),
+                pid,
+                modem_state,
+                signal,
+                operator,
+                to_db(last) if last else None,
+                int(raid),
+                detail,
+            ),
         )
 
     def heartbeat(self) -> Heartbeat | None:
@@ -677,6 +700,7 @@ class Store:
             operator=r["operator"],
             last_activity=from_db(r["last_activity"]) if r["last_activity"] else None,
             detail=r["detail"],
+            raid=bool(r["raid"]),
         )
 
     def stats(self) -> dict[str, int]:

@@ -1,4 +1,7 @@
-"""The GSM 7-bit alphabet: tables, lengths, packing, and a decoder that never gives up."""
+"""The GSM 7-bit alphabet: tables, lengths, packing, a decoder that never gives up, and the
+typography a reply can do without."""
+
+import unicodedata
 
 import pytest
 from hypothesis import given, settings
@@ -6,6 +9,7 @@ from hypothesis import strategies as st
 
 from relouphone import gsm7
 from relouphone.errors import PduError
+from relouphone.pdu import plan_text
 
 GSM_CHARS = [c for c in gsm7.DEFAULT_ALPHABET if c != "\x1b"] + list(gsm7.EXTENSION_TABLE.values())
 
@@ -89,3 +93,126 @@ def test_encode_pack_unpack_decode_round_trips(text, fill_bits):
 @given(st.lists(st.integers(0, 255), max_size=50))
 def test_decoding_never_raises(septets):
     assert isinstance(gsm7.decode(septets), str)
+
+
+# ---------------------------------------------------------------------------- normalize
+
+RSQUO = "\N{RIGHT SINGLE QUOTATION MARK}"
+NNBSP = "\N{NARROW NO-BREAK SPACE}"
+NBSP = "\N{NO-BREAK SPACE}"
+ELLIPSIS = "\N{HORIZONTAL ELLIPSIS}"
+
+TYPOGRAPHY_NAMES = [
+    "RIGHT SINGLE QUOTATION MARK",
+    "LEFT SINGLE QUOTATION MARK",
+    "SINGLE LOW-9 QUOTATION MARK",
+    "SINGLE HIGH-REVERSED-9 QUOTATION MARK",
+    "PRIME",
+    "SINGLE LEFT-POINTING ANGLE QUOTATION MARK",
+    "SINGLE RIGHT-POINTING ANGLE QUOTATION MARK",
+    "MODIFIER LETTER APOSTROPHE",
+    "GRAVE ACCENT",
+    "ACUTE ACCENT",
+    "LEFT DOUBLE QUOTATION MARK",
+    "RIGHT DOUBLE QUOTATION MARK",
+    "DOUBLE LOW-9 QUOTATION MARK",
+    "DOUBLE HIGH-REVERSED-9 QUOTATION MARK",
+    "DOUBLE PRIME",
+    "LEFT-POINTING DOUBLE ANGLE QUOTATION MARK",
+    "RIGHT-POINTING DOUBLE ANGLE QUOTATION MARK",
+    "HYPHEN",
+    "NON-BREAKING HYPHEN",
+    "FIGURE DASH",
+    "EN DASH",
+    "EM DASH",
+    "HORIZONTAL BAR",
+    "MINUS SIGN",
+    "HORIZONTAL ELLIPSIS",
+    "NO-BREAK SPACE",
+    "EN SPACE",
+    "EM SPACE",
+    "THIN SPACE",
+    "HAIR SPACE",
+    "NARROW NO-BREAK SPACE",
+    "SOFT HYPHEN",
+    "ZERO WIDTH SPACE",
+    "WORD JOINER",
+    "ZERO WIDTH NO-BREAK SPACE",
+    "LATIN SMALL LIGATURE OE",
+    "LATIN CAPITAL LIGATURE OE",
+]
+TYPOGRAPHY = [unicodedata.lookup(name) for name in TYPOGRAPHY_NAMES]
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        (
+            "C\N{RIGHT SINGLE QUOTATION MARK}est l\N{LEFT SINGLE QUOTATION MARK}heure",
+            "C'est l'heure",
+        ),
+        ("\N{SINGLE LOW-9 QUOTATION MARK}ja\N{PRIME}", "'ja'"),
+        ("\N{LEFT DOUBLE QUOTATION MARK}Salut\N{RIGHT DOUBLE QUOTATION MARK}", '"Salut"'),
+        ("\N{DOUBLE LOW-9 QUOTATION MARK}hallo\N{LEFT DOUBLE QUOTATION MARK}", '"hallo"'),
+        ("10\N{EN DASH}12 \N{EM DASH} fin \N{MINUS SIGN}3", "10-12 - fin -3"),
+        (f"Attends{ELLIPSIS}", "Attends..."),
+        (f"Merci{NNBSP}! Quoi{NBSP}?", "Merci ! Quoi ?"),
+        (f"Il dit «{NBSP}non{NBSP}».", 'Il dit "non".'),
+        ("Il dit « non ».", 'Il dit "non".'),
+        ("«non»", '"non"'),
+        (
+            "Un c\N{LATIN SMALL LIGATURE OE}ur, une \N{LATIN CAPITAL LIGATURE OE}uvre",
+            "Un coeur, une OEuvre",
+        ),
+        ("\N{ZERO WIDTH NO-BREAK SPACE}Rap\N{SOFT HYPHEN}pel\N{ZERO WIDTH SPACE}", "Rappel"),
+    ],
+)
+def test_normalize_makes_typography_plain(text, plain):
+    assert gsm7.normalize(text) == plain
+    assert gsm7.is_gsm7(plain)
+
+
+def test_a_french_reply_with_curly_apostrophes_fits_one_sms_once_normalized():
+    reply = (
+        f"Bonjour{NNBSP}! Ce numéro n{RSQUO}est pas celui que vous croyez{NBSP}: la personne "
+        f"à qui vous écrivez ne souhaitait pas donner le sien{ELLIPSIS} Bonne journée{NNBSP}!"
+    )
+    before, after = plan_text(reply), plan_text(gsm7.normalize(reply))
+    assert (before.encoding, before.parts) == ("ucs2", 2)
+    assert (after.encoding, after.parts) == ("gsm7", 1)
+
+
+def test_letters_outside_the_alphabet_are_kept_and_still_force_ucs2():
+    text = f"Ça coûte cher, n{RSQUO}est-ce pas ?"
+    assert gsm7.normalize(text) == "Ça coûte cher, n'est-ce pas ?"
+    assert plan_text(gsm7.normalize(text)).forcing == ("û",)
+    assert gsm7.normalize("ê â î ô û ï ë ç á í ó ú ã õ") == "ê â î ô û ï ë ç á í ó ú ã õ"
+
+
+def test_an_ellipsis_that_would_cost_a_part_is_left_alone():
+    # 60 ellipses: one UCS-2 part, but 180 septets would take two GSM-7 parts.
+    text = ELLIPSIS * 60
+    assert gsm7.normalize(text) == text
+
+
+def test_no_typographic_character_is_in_the_alphabet():
+    assert gsm7.unencodable_chars("".join(TYPOGRAPHY)) == TYPOGRAPHY
+
+
+any_text = st.one_of(
+    st.text(max_size=400),
+    st.text(alphabet=st.sampled_from(GSM_CHARS + TYPOGRAPHY + ["ê", "ç", "😀"]), max_size=400),
+)
+
+
+@given(any_text)
+@settings(max_examples=300)
+def test_normalize_is_idempotent_and_never_costs_more_parts(text):
+    once = gsm7.normalize(text)
+    assert gsm7.normalize(once) == once
+    assert plan_text(once).parts <= plan_text(text).parts
+
+
+@given(st.text(alphabet=st.sampled_from(GSM_CHARS), max_size=300))
+def test_normalize_never_changes_a_gsm7_text(text):
+    assert gsm7.normalize(text) == text

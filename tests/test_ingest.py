@@ -325,7 +325,7 @@ def test_a_withheld_call_is_recorded_without_a_reply(store):
 
 
 def test_the_reply_rule_home_region_reads_national_numbers(store):
-    rule = ReplyRule(text="Nope", delay=60, home_region="BE")
+    rule = ReplyRule(text="Nope", delay=60, home_regions=("BE",))
     outcome = ingest_call(store, IncomingCall(number="0470123456", ton=0), NOW, rule)
     assert outcome.sender.e164 == "+32470123456"
     assert replies(store)[0]["due_at"] == "2026-03-08T12:01:00.000000Z"

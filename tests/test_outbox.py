@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from relouphone.errors import ModemError, ModemTimeout, SendUncertain
+from relouphone.budget import Limits
 from relouphone.outbox import RETRY_DELAYS, send_due
 from relouphone.pdu import EncodedPdu, Submit, decode_pdu, reassemble
 from relouphone.store import Store
@@ -90,10 +91,10 @@ def reply_row(store: Store, reply_id: int) -> dict:
 def test_a_due_reply_is_sent_once_and_marked_sent_with_its_references(store, modem):
     reply_id = schedule(store)
 
-    [result] = send_due(store, modem, NOW)
+    [result] = send_due(store, modem, NOW).results
 
     assert (result.state, result.refs, result.error) == ("sent", (40,), None)
-    assert result.reply.id == reply_id
+    assert result.reply_id == reply_id
     [[pdu]] = modem.sent
     submit = decode_pdu(pdu.hex)
     assert isinstance(submit, Submit)
@@ -105,7 +106,7 @@ def test_a_due_reply_is_sent_once_and_marked_sent_with_its_references(store, mod
 
 def test_a_reply_not_yet_due_is_not_sent(store, modem):
     reply_id = schedule(store, due_at=NOW + timedelta(seconds=1))
-    assert send_due(store, modem, NOW) == []
+    assert send_due(store, modem, NOW).results == ()
     assert modem.sent == []
     assert reply_row(store, reply_id)["state"] == "pending"
 
@@ -120,21 +121,42 @@ def test_only_due_replies_leave_and_the_rest_wait_their_turn(store, modem):
     assert modem.recipients() == ["+33600000001", "+33600000003", "+33600000002"]
 
 
-def test_send_due_sends_at_most_limit_replies(store, modem):
+def test_send_due_sends_no_more_than_the_per_minute_limit(store, modem):
     for i in range(5):
         schedule(store, f"+3360000000{i}")
-    assert len(send_due(store, modem, NOW, limit=2)) == 2
+    round_ = send_due(store, modem, NOW, Limits(per_minute=2))
+    assert (len(round_.results), round_.waiting) == (2, 3)
     assert len(modem.sent) == 2
     assert len(store.due_replies(NOW)) == 3
+    assert send_due(store, modem, NOW + timedelta(seconds=30), Limits(per_minute=2)).results == ()
+    later = send_due(store, modem, NOW + timedelta(seconds=61), Limits(per_minute=2))
+    assert [r.state for r in later.results] == ["sent", "sent"]
+
+
+def test_a_reply_that_waited_longer_than_max_wait_expires_unsent(store, modem):
+    reply_id = schedule(store)
+    [result] = send_due(store, modem, NOW + timedelta(days=8)).results
+    assert result.state == "expired"
+    assert reply_row(store, reply_id)["state"] == "expired"
+    assert modem.sent == []
+
+
+def test_a_reply_blocked_after_it_was_planned_is_not_sent(store, modem):
+    reply_id = schedule(store)
+    modem.during_send = None
+    store.block(NUMBER, "harassment", NOW)
+    assert send_due(store, modem, NOW).results == ()
+    assert reply_row(store, reply_id)["state"] == "blocked"
+    assert modem.sent == []
 
 
 def test_sending_twice_at_the_same_moment_never_sends_a_reply_twice(store, modem):
     schedule(store, "+33600000001")
     schedule(store, "+33600000002")
-    first = send_due(store, modem, NOW)
-    second = send_due(store, modem, NOW)
+    first = send_due(store, modem, NOW).results
+    second = send_due(store, modem, NOW).results
     assert [r.state for r in first] == ["sent", "sent"]
-    assert second == []
+    assert second == ()
     assert sorted(modem.recipients()) == ["+33600000001", "+33600000002"]
 
 
@@ -170,7 +192,7 @@ def test_a_long_reply_leaves_as_the_parts_of_one_concatenated_message(store, mod
     text = "Ce numéro ne répond jamais. " * 12  # 336 characters, GSM-7 after all
     reply_id = schedule(store, text=text)
 
-    [result] = send_due(store, modem, NOW)
+    [result] = send_due(store, modem, NOW).results
 
     [message] = modem.sent
     parts = [decode_pdu(pdu.hex) for pdu in message]
@@ -201,7 +223,7 @@ def test_a_refused_reply_goes_back_to_pending_after_the_first_retry_delay(store,
     reply_id = schedule(store)
     modem.fail_next(refused())
 
-    [result] = send_due(store, modem, NOW)
+    [result] = send_due(store, modem, NOW).results
 
     assert result.state == "pending"
     assert "500" in result.error
@@ -209,7 +231,7 @@ def test_a_refused_reply_goes_back_to_pending_after_the_first_retry_delay(store,
     assert (row["state"], row["attempts"]) == ("pending", 1)
     assert "500" in row["error"]
     assert store.next_due_at() == NOW + RETRY_DELAYS[0]
-    assert send_due(store, modem, NOW + RETRY_DELAYS[0] - timedelta(seconds=1)) == []
+    assert send_due(store, modem, NOW + RETRY_DELAYS[0] - timedelta(seconds=1)).results == ()
 
 
 def test_a_refused_reply_is_retried_on_schedule_then_failed(store, modem):
@@ -217,26 +239,26 @@ def test_a_refused_reply_is_retried_on_schedule_then_failed(store, modem):
     modem.fail_next(*(refused() for _ in range(len(RETRY_DELAYS) + 1)))
     at = NOW
     for delay in RETRY_DELAYS:
-        [result] = send_due(store, modem, at)
+        [result] = send_due(store, modem, at).results
         assert result.state == "pending"
         assert store.next_due_at() == at + delay
         at += delay
 
-    [result] = send_due(store, modem, at)
+    [result] = send_due(store, modem, at).results
 
     assert result.state == "failed"
     row = reply_row(store, reply_id)
     assert (row["state"], row["attempts"]) == ("failed", len(RETRY_DELAYS) + 1)
     assert "gave up" in row["error"]
     assert modem.sent == []
-    assert send_due(store, modem, at + timedelta(days=1)) == []
+    assert send_due(store, modem, at + timedelta(days=1)).results == ()
 
 
 def test_a_refused_reply_that_later_goes_through_is_sent_once(store, modem):
     reply_id = schedule(store)
     modem.fail_next(refused())
     send_due(store, modem, NOW)
-    [result] = send_due(store, modem, NOW + RETRY_DELAYS[0])
+    [result] = send_due(store, modem, NOW + RETRY_DELAYS[0]).results
     assert result.state == "sent"
     row = reply_row(store, reply_id)
     assert (row["state"], row["attempts"], row["error"]) == ("sent", 2, None)
@@ -246,7 +268,7 @@ def test_a_refused_reply_that_later_goes_through_is_sent_once(store, modem):
 def test_a_modem_timeout_before_handing_over_is_retried_later(store, modem):
     reply_id = schedule(store)
     modem.fail_next(ModemTimeout("no prompt"))
-    [result] = send_due(store, modem, NOW)
+    [result] = send_due(store, modem, NOW).results
     assert result.state == "pending"
     assert reply_row(store, reply_id)["state"] == "pending"
     assert store.next_due_at() == NOW + RETRY_DELAYS[0]
@@ -256,7 +278,7 @@ def test_an_uncertain_send_is_failed_and_never_sent_again(store, modem):
     reply_id = schedule(store)
     modem.fail_next(SendUncertain("no verdict on a sent part"))
 
-    [result] = send_due(store, modem, NOW)
+    [result] = send_due(store, modem, NOW).results
 
     assert result.state == "failed"
     row = reply_row(store, reply_id)
@@ -264,7 +286,7 @@ def test_an_uncertain_send_is_failed_and_never_sent_again(store, modem):
     assert "not retried" in row["error"]
     assert store.stats()["replies_failed"] == 1
     for later in (NOW, NOW + timedelta(hours=1), NOW + timedelta(days=7)):
-        assert send_due(store, modem, later) == []
+        assert send_due(store, modem, later).results == ()
     assert modem.sent == []
 
 
@@ -272,6 +294,6 @@ def test_one_failing_reply_does_not_hold_back_the_others(store, modem):
     schedule(store, "+33600000001")
     schedule(store, "+33600000002")
     modem.fail_next(SendUncertain("link dropped"))
-    results = send_due(store, modem, NOW)
+    results = send_due(store, modem, NOW).results
     assert [r.state for r in results] == ["failed", "sent"]
     assert modem.recipients() == ["+33600000002"]

@@ -58,6 +58,7 @@ def test_a_database_the_daemon_never_ran_on_says_so(store):
         "signal": None,
         "operator": None,
         "detail": None,
+        "raid_mode": False,
         "replies_pending": 0,
         "next_due_at": None,
         "last_activity": None,
