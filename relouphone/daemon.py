@@ -70,6 +70,8 @@ class _State:
     next_heartbeat: float = 0.0
     budget_hold_until: datetime = _NEVER
     held_by: str = ""
+    # PDU rows the modem deleted, not yet noted in the database (see `_ingest`).
+    deleted: list[int] = field(default_factory=list)
     reconnects: int = 0
     listeners: list[Callable[[str, Outcome | object], None]] = field(default_factory=list)
 
@@ -181,9 +183,15 @@ class Daemon:
                 event = modem.next_event(self.clock.real_timeout(self._seconds_to_wait(store)))
                 if event is not None:
                     self._handle(store, modem, event)
+                else:
+                    self._note_deletions(store)
                 self._count_turn()
         finally:
             self.ready.clear()
+            try:
+                self._note_deletions(store)
+            except StoreError as exc:
+                log.error("could not note deleted messages: %s", exc)
 
     def _count_turn(self) -> None:
         with self._turns:
@@ -237,18 +245,31 @@ class Daemon:
 
     def _ingest(self, store: Store, modem: Modem, message: StoredMessage) -> None:
         self._observe_arrival(store)
+        deleted = self.state.deleted
         try:
             outcome = ingest_message(
-                store, message, self.clock.now(), self.rule, raid=self.raid.active
+                store,
+                message,
+                self.clock.now(),
+                self.rule,
+                raid=self.raid.active,
+                deleted=deleted,
             )
         except StoreError as exc:
             # Not committed, so not deleted: the message waits on the SIM for a retry.
             log.error("could not record the message in slot %s: %s", message.slot, exc)
             return
+        self.state.deleted = []
         self._report(outcome)
         modem.delete_stored(message.storage, message.slot)
         if outcome.pdu_id is not None:
-            store.mark_pdus_deleted([outcome.pdu_id])
+            # Noted with the next message's commit, or when the loop is idle.
+            self.state.deleted.append(outcome.pdu_id)
+
+    def _note_deletions(self, store: Store) -> None:
+        if self.state.deleted:
+            store.mark_pdus_deleted(self.state.deleted)
+            self.state.deleted = []
 
     def _answer_call(self, store: Store, modem: Modem, call: IncomingCall) -> None:
         now = self.clock.monotonic()

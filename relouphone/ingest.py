@@ -8,6 +8,7 @@ caller delete the message from the modem.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -78,10 +79,22 @@ class Outcome:
 
 
 def ingest_message(
-    store: Store, message: StoredMessage, now: datetime, rule: ReplyRule, *, raid: bool = False
+    store: Store,
+    message: StoredMessage,
+    now: datetime,
+    rule: ReplyRule,
+    *,
+    raid: bool = False,
+    deleted: Sequence[int] = (),
 ) -> Outcome:
-    """Record one stored message, or recognise it as one we already hold."""
+    """Record one stored message, or recognise it as one we already hold.
+
+    `deleted`: PDU rows the modem has since confirmed deleting; noting them in the same
+    transaction saves a commit (an fsync on the SD card) per message during a flood.
+    """
     with store.atomic():
+        if deleted:
+            store.mark_pdus_deleted(deleted)
         existing = store.pdu_still_on_modem(message.storage, message.slot, message.pdu)
         if existing is not None:
             return Outcome(kind="reread", pdu_id=existing)
@@ -215,10 +228,5 @@ def _history(store: Store, number: str | None, now: datetime, rules: Rules) -> H
     """What the database knows about a number; the event being decided is already in it."""
     if number is None:
         return History(last_reply_at=None, recent_events=1)
-    return History(
-        last_reply_at=store.last_reply_at(number),
-        recent_events=store.recent_events(number, now - timedelta(seconds=rules.flood_window)),
-        blocked=store.is_blocked(number),
-        allowed=store.is_allowed(number),
-        reply_pending=store.reply_pending(number),
-    )
+    since = now - timedelta(seconds=rules.flood_window)
+    return History(**store.number_history(number, since))

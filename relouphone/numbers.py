@@ -36,7 +36,7 @@ from functools import lru_cache
 import phonenumbers
 from phonenumbers import PhoneNumberType, shortnumberinfo
 
-__all__ = ["CATEGORIES", "NEVER_REPLY", "Sender", "identify"]
+__all__ = ["CATEGORIES", "Sender", "identify"]
 
 # Type-of-address values (3GPP TS 24.008 10.5.4.7), high nibble without the extension bit.
 TON_INTERNATIONAL = 1
@@ -57,9 +57,6 @@ CATEGORIES = (
     "other",
 )
 """Every value `Sender.category` takes."""
-
-NEVER_REPLY = frozenset({"short_code", "premium", "alphanumeric", "withheld", "invalid"})
-"""Categories no configuration may reply to: a reply would cost money or reach no one."""
 
 _BY_TYPE = {
     PhoneNumberType.MOBILE: "mobile",

@@ -409,6 +409,28 @@ class Store:
         )
         return from_db(value) if value else None
 
+    def number_history(self, number: str, since: datetime) -> dict[str, Any]:
+        """All the policy needs to know about a number, in one query (see `last_reply_at`)."""
+        row = self.db.execute(
+            "SELECT"
+            " (SELECT max(created_at) FROM replies WHERE number = :n"
+            "   AND state IN ('pending', 'sending', 'sent', 'failed')),"
+            " EXISTS (SELECT 1 FROM replies WHERE number = :n"
+            "   AND state IN ('pending', 'sending')),"
+            " (SELECT count(*) FROM inbound WHERE sender = :n AND received_at > :since),"
+            " EXISTS (SELECT 1 FROM blocklist WHERE number = :n),"
+            " EXISTS (SELECT 1 FROM allowlist WHERE number = :n)",
+            {"n": number, "since": to_db(since)},
+        ).fetchone()
+        last, pending, recent, blocked, allowed = row
+        return {
+            "last_reply_at": from_db(last) if last else None,
+            "reply_pending": bool(pending),
+            "recent_events": recent,
+            "blocked": bool(blocked),
+            "allowed": bool(allowed),
+        }
+
     def reply_pending(self, number: str) -> bool:
         """Whether a reply to this number is waiting to leave, or leaving."""
         found = self._scalar(

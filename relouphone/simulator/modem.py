@@ -207,6 +207,13 @@ class SimulatedModem:
             return {i: m.pdu for i, m in self._engine.receive_store.slots.items()}
 
     @property
+    def storage_peak(self) -> tuple[int, int]:
+        """(most slots used at once, times a message found the storage full), all storages."""
+        with self._cond:
+            stores = self._engine.stores.values()
+            return max(s.peak for s in stores), sum(s.refusals for s in stores)
+
+    @property
     def held(self) -> list[str]:
         """PDUs the network holds back because the storage was full."""
         with self._cond:

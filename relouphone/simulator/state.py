@@ -150,6 +150,9 @@ class MessageStore:
     capacity: int
     first_index: int = 1
     slots: dict[int, StoredMessage] = field(default_factory=dict)
+    # For raid tests: the most slots ever used at once, and how often a message found it full.
+    peak: int = 0
+    refusals: int = 0
 
     @property
     def used(self) -> int:
@@ -163,7 +166,9 @@ class MessageStore:
         for index in range(self.first_index, self.first_index + self.capacity):
             if index not in self.slots:
                 self.slots[index] = StoredMessage(pdu_hex, stat)
+                self.peak = max(self.peak, len(self.slots))
                 return index
+        self.refusals += 1
         return None
 
     def delete_flagged(self, flag: int) -> None:
