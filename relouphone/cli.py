@@ -15,7 +15,7 @@ import click
 
 from . import __version__
 from .config import Config, format_duration, load_config
-from .display import safe
+from .display import safe, safe_json
 from .errors import RelouphoneError
 from .timefmt import to_db
 
@@ -56,7 +56,9 @@ def _open_store(config: Config):
 
 
 def _emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    # Newlines and indentation are the only control characters json.dumps leaves raw.
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    click.echo("\n".join(safe_json(line) for line in text.split("\n")))
 
 
 def _when(moment: datetime | None) -> str:

@@ -38,6 +38,8 @@ SAME_CALL_SECONDS = 10.0
 RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 # The longest the loop blocks, so a stop request is honoured promptly.
 MAX_WAIT_SECONDS = 0.5
+# When raid mode switches on, the flood has been going on for about this long.
+RAID_LOOKBACK = timedelta(minutes=1)
 # With replies due but held by a limit, how long before the budget is looked at again.
 BUDGET_RECHECK_SECONDS = 5.0
 
@@ -232,7 +234,8 @@ class Daemon:
         """Everything in the modem's storage: what arrived while we were down, or lost URCs."""
         messages = modem.list_stored()
         for message in messages:
-            self._ingest(store, modem, message)
+            # A backlog read at start-up arrived over hours: it is no burst of the moment.
+            self._ingest(store, modem, message, arrival=not startup)
         if startup:
             held = {(m.storage, m.slot) for m in messages}
             gone = [
@@ -243,8 +246,11 @@ class Daemon:
             if gone:
                 store.mark_pdus_deleted(gone)
 
-    def _ingest(self, store: Store, modem: Modem, message: StoredMessage) -> None:
-        self._observe_arrival(store)
+    def _ingest(
+        self, store: Store, modem: Modem, message: StoredMessage, *, arrival: bool = True
+    ) -> None:
+        if arrival:
+            self._observe_arrival(store)
         deleted = self.state.deleted
         try:
             outcome = ingest_message(
@@ -303,6 +309,9 @@ class Daemon:
                 self.config.flood.raid_rate,
             )
             store.raid_started(now)
+            demoted = store.demote_granted_since(now - RAID_LOOKBACK, now)
+            if demoted:
+                log.warning("%d replies granted as the raid began now go last in line", demoted)
         else:
             log.warning("raid mode over: the inbound rate has been calm for ten minutes")
             store.raid_ended(now)

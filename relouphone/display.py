@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["safe"]
+__all__ = ["safe", "safe_json"]
 
 # Categories that never print as themselves: controls, format (bidi, zero-width),
 # surrogates, private use, unassigned, line and paragraph separators.
@@ -40,3 +40,20 @@ def _escape(char: str) -> str:
     if code < 0x10000:
         return f"\\u{code:04x}"
     return f"\\U{code:08x}"
+
+
+def safe_json(document: str) -> str:
+    """JSON text with every invisible or controlling character as a \\uXXXX escape.
+
+    Still valid JSON that reads back to the exact values (such characters can only stand
+    inside strings), but a terminal showing it is not taken over by a bidi override.
+    """
+    return "".join(_json_escape(c) if unicodedata.category(c) in _HIDDEN else c for c in document)
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"

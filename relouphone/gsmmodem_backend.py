@@ -58,6 +58,8 @@ CTRL_Z = "\x1a"
 MAX_LINE_BYTES = 65536
 # A RING with no +CLIP after this long is a call without caller ID.
 CLIP_GRACE_SECONDS = 1.0
+# 2 ms is about 23 characters at 115200 baud: enough to batch, too short to notice.
+PARTIAL_LINE_WAIT = 0.002
 
 # Lines a modem sends on its own, which may arrive in the middle of a command's response.
 # +CLIP is unsolicited only with a quoted number: "+CLIP: 1,1" answers AT+CLIP?.
@@ -112,6 +114,11 @@ class _MendedGsmModem(GsmModem):
                 if chunk:
                     buffer += chunk
                     self._consume(buffer)
+                if buffer:
+                    # Half a line: the rest is on the wire. On a slow serial line bytes
+                    # trickle in one by one; waiting a moment reads them in one go
+                    # instead of one loop per byte.
+                    time.sleep(PARTIAL_LINE_WAIT)
         except Exception as exc:
             # Whatever broke the link (unplugged, I/O error), the daemon must hear of it.
             self.alive = False

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
+from collections.abc import Mapping
 
 __all__ = ["Notifier", "setup_logging"]
 
@@ -16,29 +18,33 @@ log = logging.getLogger(__name__)
 
 
 class Notifier:
-    """Tells systemd how the daemon is doing, when systemd is listening."""
+    """Tells systemd how the daemon is doing, when systemd is listening.
 
-    def __init__(self, environ: dict[str, str] | None = None) -> None:
+    The sd_notify protocol is one datagram to the socket named by NOTIFY_SOCKET; sending it
+    here, rather than through libsystemd, lets the socket come from the `environ` given
+    (tests, a supervisor other than systemd) instead of always from the process.
+    """
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
-        self._send = None
-        if env.get("NOTIFY_SOCKET"):
-            try:
-                from systemd import daemon
-            except ImportError:
-                log.warning("NOTIFY_SOCKET is set but systemd-python is missing: no sd_notify")
-            else:
-                self._send = daemon.notify
+        self._address = _socket_address(env.get("NOTIFY_SOCKET", ""))
         usec = env.get("WATCHDOG_USEC", "")
         self.watchdog_seconds = int(usec) / 1e6 if usec.isdigit() else None
         self.last_status: str | None = None
 
     @property
     def enabled(self) -> bool:
-        return self._send is not None
+        return self._address is not None
 
     def _notify(self, message: str) -> None:
-        if self._send is not None:
-            self._send(message)
+        if self._address is None:
+            return
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+                sock.sendto(message.encode(), self._address)
+        except OSError as exc:
+            # systemd gone or restarting: the daemon's work matters more than its status.
+            log.debug("sd_notify %r failed: %s", message, exc)
 
     def ready(self) -> None:
         self._notify("READY=1")
@@ -54,6 +60,13 @@ class Notifier:
 
     def stopping(self) -> None:
         self._notify("STOPPING=1")
+
+
+def _socket_address(value: str) -> str | bytes | None:
+    """NOTIFY_SOCKET as a socket address; "@name" is Linux's abstract namespace."""
+    if value.startswith("@"):
+        return b"\0" + value[1:].encode()
+    return value if value.startswith("/") else None
 
 
 def setup_logging(verbose: bool = False, environ: dict[str, str] | None = None) -> None:

@@ -396,15 +396,18 @@ class Store:
         return self.last_reply_at(number) is not None
 
     def last_reply_at(self, number: str) -> datetime | None:
-        """When the latest reply that counts for this number was granted.
+        """When the latest reply that counts for this number was granted or, later, sent.
+
+        The later of the two: a reply that waited days for the budget starts the cooldown
+        when it leaves, not when it was granted.
 
         Pending, sending and sent replies count, and failed ones too: a failure may have
         left the modem anyway, or was refused again and again. Expired and blocked
         replies never left, so they do not.
         """
         value = self._scalar(
-            "SELECT max(created_at) FROM replies WHERE number = ?"
-            " AND state IN ('pending', 'sending', 'sent', 'failed')",
+            "SELECT max(max(created_at, coalesce(attempted_at, created_at))) FROM replies"
+            " WHERE number = ? AND state IN ('pending', 'sending', 'sent', 'failed')",
             (number,),
         )
         return from_db(value) if value else None
@@ -413,8 +416,8 @@ class Store:
         """All the policy needs to know about a number, in one query (see `last_reply_at`)."""
         row = self.db.execute(
             "SELECT"
-            " (SELECT max(created_at) FROM replies WHERE number = :n"
-            "   AND state IN ('pending', 'sending', 'sent', 'failed')),"
+            " (SELECT max(max(created_at, coalesce(attempted_at, created_at))) FROM replies"
+            "   WHERE number = :n AND state IN ('pending', 'sending', 'sent', 'failed')),"
             " EXISTS (SELECT 1 FROM replies WHERE number = :n"
             "   AND state IN ('pending', 'sending')),"
             " (SELECT count(*) FROM inbound WHERE sender = :n AND received_at > :since),"
@@ -486,11 +489,29 @@ class Store:
             (to_db(at), number),
         )
 
+    def demote_granted_since(self, since: datetime, at: datetime) -> int:
+        """Replies granted since `since` and still waiting go after everyone else's.
+
+        A raid is recognised only once its rate is measured: the numbers that started it
+        were granted normal replies in the minute before. Returns how many were demoted.
+        """
+        cursor = self.db.execute(
+            "UPDATE replies SET priority = 'burst', updated_at = ? WHERE state = 'pending'"
+            " AND priority = 'normal' AND created_at >= ?",
+            (to_db(at), to_db(since)),
+        )
+        return cursor.rowcount
+
     def due_candidates(self, now: datetime, limit: int = 1000) -> list[dict[str, Any]]:
-        """Pending replies that are due, with what the budget needs to rank them."""
+        """Pending replies that are due, with what the budget needs to rank them.
+
+        Normal replies first: a raid's thousands of burst replies must not push a real
+        sender's reply past the limit of this query.
+        """
         return self._rows(
             "SELECT id, number, created_at, due_at, priority FROM replies"
-            " WHERE state = 'pending' AND due_at <= ? ORDER BY due_at, id LIMIT ?",
+            " WHERE state = 'pending' AND due_at <= ?"
+            " ORDER BY priority = 'burst', due_at, id LIMIT ?",
             (to_db(now), limit),
         )
 

@@ -6,15 +6,14 @@ from datetime import UTC, datetime
 
 __all__ = ["from_db", "to_db"]
 
-_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-
 
 def to_db(moment: datetime) -> str:
     """`2026-03-08T12:00:00.000000Z`: comparable as text, readable as evidence."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: relouphone only stores timezone-aware instants")
-    return moment.astimezone(UTC).strftime(_FORMAT)
+    # isoformat is C code, several times faster than strftime on the hot path of a flood.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def from_db(text: str) -> datetime:
-    return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)
+    return datetime.fromisoformat(text)

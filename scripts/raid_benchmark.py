@@ -37,7 +37,7 @@ from pathlib import Path
 
 from relouphone.budget import MONTH_SECONDS
 from relouphone.config import Config
-from relouphone.daemon import Daemon
+from relouphone.daemon import RAID_LOOKBACK, Daemon
 from relouphone.ingest import ReplyRule, ingest_call, ingest_message
 from relouphone.modem import IncomingCall, StoredMessage
 from relouphone.outbox import send_due
@@ -244,7 +244,9 @@ def month(texts: int, numbers: int, calls: int, real_senders: int, seed: int) ->
                 now = min(when, now + timedelta(minutes=5))
                 send_due(store, modem, now, daemon_limits)
                 raid.update(now)
-            raid.observe(when)
+            if raid.observe(when) and raid.active:
+                # What the daemon does when raid mode switches on (Daemon._raid_changed).
+                store.demote_granted_since(when - RAID_LOOKBACK, when)
             if kind == "call":
                 ingest_call(store, IncomingCall(number, 1), when, rule, raid=raid.active)
             else:

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from relouphone.errors import ModemError, ModemTimeout, SendUncertain
 from relouphone.budget import Limits
+from relouphone.errors import ModemError, ModemTimeout, SendUncertain
 from relouphone.outbox import RETRY_DELAYS, send_due
 from relouphone.pdu import EncodedPdu, Submit, decode_pdu, reassemble
 from relouphone.store import Store
