@@ -96,6 +96,7 @@ def _deliver_keeping_up(story: Story, texts: list[tuple[str, str]], recorded: in
         story.text_arrives(sender, text)
         if number % 4 == 0:
             story.wait_recorded(recorded + number)
+    story.wait_recorded(recorded + len(texts))
     return recorded + len(texts)
 
 
