@@ -72,6 +72,7 @@ class ReplyConfig:
     delay: float = 1.0 * HOUR
     text: str = DEFAULT_REPLY_TEXT
     gsm7_normalize: bool = True
+    max_attempts: int = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ class StorageConfig:
 
     database: Path = Path("/var/lib/relouphone/relouphone.db")
     max_text_length: int = 2000
+    missing_parts_timeout: float = 1.0 * HOUR
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,11 +381,20 @@ _SCHEMA: dict[str, tuple[type, dict[str, _Converter]]] = {
     ),
     "reply": (
         ReplyConfig,
-        {"delay": _bounded_duration(0, 30 * DAY), "text": _text, "gsm7_normalize": _bool},
+        {
+            "delay": _bounded_duration(0, 30 * DAY),
+            "text": _text,
+            "gsm7_normalize": _bool,
+            "max_attempts": _integer(1, 20),
+        },
     ),
     "storage": (
         StorageConfig,
-        {"database": _database, "max_text_length": _integer(160, 100_000)},
+        {
+            "database": _database,
+            "max_text_length": _integer(160, 100_000),
+            "missing_parts_timeout": _bounded_duration(MINUTE, 7 * DAY),
+        },
     ),
     # The watchdog must hear from us well within its own timeout: keep beats frequent.
     "daemon": (DaemonConfig, {"heartbeat": _bounded_duration(1, 10 * MINUTE)}),

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from .budget import Limits
 from .clock import Clock, SystemClock
 from .config import Config
-from .errors import ModemError, RelouphoneError, SimPinError, StoreError
+from .errors import ModemError, ModemTimeout, RelouphoneError, SimPinError, StoreError
 from .flood import RaidDetector
 from .ingest import Outcome, ReplyRule, ingest_call, ingest_message
 from .modem import IncomingCall, Modem, ModemLost, NewMessage, StoredMessage
@@ -38,6 +38,10 @@ SAME_CALL_SECONDS = 10.0
 RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 # The longest the loop blocks, so a stop request is honoured promptly.
 MAX_WAIT_SECONDS = 0.5
+# A modem that let this many connections in a row time out is restarted (AT+CFUN=1,1).
+RESET_AFTER_SILENCES = 3
+# Without the network, how often to look again (rather than the heartbeat's rhythm).
+NETWORK_RECHECK_SECONDS = 5.0
 # When raid mode switches on, the flood has been going on for about this long.
 RAID_LOOKBACK = timedelta(minutes=1)
 # With replies due but held by a limit, how long before the budget is looked at again.
@@ -72,6 +76,7 @@ class _State:
     next_heartbeat: float = 0.0
     budget_hold_until: datetime = _NEVER
     held_by: str = ""
+    can_send: bool = True
     # PDU rows the modem deleted, not yet noted in the database (see `_ingest`).
     deleted: list[int] = field(default_factory=list)
     reconnects: int = 0
@@ -143,20 +148,34 @@ class Daemon:
 
     def _run_with(self, store: Store) -> int:
         attempt = 0
+        silent = 0
         while not self.stop_event.is_set():
             modem = self._modem_factory()
             try:
                 self._set_modem_state(store, "connecting")
                 modem.connect()
-                attempt = 0
+                attempt = silent = 0
                 self._serve(store, modem)
             except SimPinError as exc:
                 log.error("SIM locked: %s", exc)
                 self._set_modem_state(store, "sim locked", detail=str(exc))
                 return EXIT_SIM_LOCKED
+            except ModemTimeout as exc:
+                # The port is there but the modem is mute: wedged. No watchdog ping.
+                silent += 1
+                log.warning("the modem does not answer (%d times in a row): %s", silent, exc)
+                self._set_modem_state(store, "not answering", detail=str(exc))
+                if silent >= RESET_AFTER_SILENCES:
+                    log.warning("restarting the modem (AT+CFUN=1,1)")
+                    modem.reset()
+                    self._set_modem_state(store, "restarting", detail=str(exc))
+                    silent = 0
             except (ModemError, _LinkLost) as exc:
+                # Unplugged or the port is gone: the daemon itself is fine, so the
+                # watchdog still hears from it while it waits for the modem.
                 log.warning("modem unavailable: %s", exc)
                 self._set_modem_state(store, "disconnected", detail=str(exc))
+                self.notifier.watchdog()
             finally:
                 modem.close()
             if self.stop_event.is_set():
@@ -165,9 +184,19 @@ class Daemon:
             attempt += 1
             self.state.reconnects += 1
             log.info("reconnecting in %gs", delay)
-            self.stop_event.wait(delay)
+            self._pause(delay)
         self._set_modem_state(store, "stopped")
         return 0
+
+    def _pause(self, seconds: float) -> None:
+        """Wait `seconds` of clock time, or until asked to stop."""
+        deadline = self.clock.monotonic() + seconds
+        while not self.stop_event.is_set():
+            left = deadline - self.clock.monotonic()
+            if left <= 0:
+                return
+            self.stop_event.wait(self.clock.real_timeout(left))
+            self._count_turn()
 
     def _serve(self, store: Store, modem: Modem) -> None:
         self._ingest_all(store, modem, startup=True)
@@ -208,7 +237,7 @@ class Daemon:
 
     def _seconds_to_wait(self, store: Store) -> float:
         wait = min(MAX_WAIT_SECONDS, self.state.next_heartbeat - self.clock.monotonic())
-        due = store.next_due_at()
+        due = store.next_due_at() if self.state.can_send else None
         if due is not None:
             # Replies held by a limit are not due again before the budget is re-checked.
             due = max(due, self.state.budget_hold_until)
@@ -334,9 +363,11 @@ class Daemon:
 
     def _send_due(self, store: Store, modem: Modem) -> None:
         now = self.clock.now()
-        if now < self.state.budget_hold_until:
+        if now < self.state.budget_hold_until or not self.state.can_send:
             return
-        sent = send_due(store, modem, now, self.limits)
+        sent = send_due(
+            store, modem, now, self.limits, max_attempts=self.config.reply.max_attempts
+        )
         for result in sent.results:
             if result.state == "sent":
                 log.info("reply %d sent to %s", result.reply_id, result.number)
@@ -362,16 +393,19 @@ class Daemon:
 
     def _refresh_health(self, store: Store, modem: Modem) -> None:
         self.state.next_heartbeat = self.clock.monotonic() + self._heartbeat_interval()
-        try:
-            health = modem.health()
-        except ModemError as exc:
-            # No watchdog ping: if the modem stays wedged, systemd restarts us.
-            log.warning("the modem does not answer: %s", exc)
-            self._set_modem_state(store, "not answering", detail=str(exc))
-            raise _LinkLost(str(exc)) from exc
+        # A timeout propagates: the modem is wedged, and no watchdog ping is due.
+        health = modem.health()
         self.state.signal = health.signal
         self.state.operator = health.operator
-        self._set_modem_state(store, health.registration)
+        self.state.can_send = health.can_send
+        if health.can_send:
+            self._set_modem_state(store, health.registration)
+        else:
+            # Replies wait, nothing is lost; look again soon rather than at the next beat.
+            self.state.next_heartbeat = min(
+                self.state.next_heartbeat, self.clock.monotonic() + NETWORK_RECHECK_SECONDS
+            )
+            self._set_modem_state(store, f"waiting for the network ({health.registration})")
         self.notifier.watchdog()
 
     def _heartbeat_interval(self) -> float:

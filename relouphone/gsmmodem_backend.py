@@ -68,6 +68,9 @@ _UNSOLICITED = re.compile(
     r"|\^SIMST:|\^SYSSTART|\^DSFLOWRPT:|\^CEND:|\^ORIG:|\^CONF:|\^CONN:|\^STIN:|\+CUSD:"
     r"|\+PBREADY|\+QIND:|\*PSUTTZ:|\+CIEV:|\+CTZV:|RDY$|\+CPIN: NOT READY|SMS Ready|Call Ready)"
 )
+# What a modem says as it boots: it restarted on its own (brown-out, firmware crash) and
+# forgot our settings (PDU mode, notifications, caller ID), and its SIM may want the PIN.
+_BOOT = re.compile(r"^(RDY|\^SYSSTART|\+CPIN: NOT READY)$")
 _CMTI = re.compile(r'^\+CMTI:\s*"?([A-Z]{2})"?\s*,\s*(\d+)')
 _CLIP = re.compile(r'^\+CLIP:\s*"([^"]*)"\s*,\s*(\d+)(.*)$')
 _FINAL_ERROR = re.compile(r"^\+CM([ES]) ERROR:\s*(\d+)")
@@ -92,6 +95,7 @@ class _MendedGsmModem(GsmModem):
     def __init__(self, port: str, baudrate: int, lines: queue.Queue) -> None:
         super().__init__(port, baudrate)
         self._lines = lines
+        self.link_failure: str | None = None
 
     def _open_link(self) -> None:
         """Defect 2: open without RTS/CTS or DSR/DTR flow control, which many modems lack."""
@@ -103,6 +107,7 @@ class _MendedGsmModem(GsmModem):
             dsrdtr=False,
         )
         self.alive = True
+        self.link_failure = None
         self.rxThread = _reader_thread(self._readLoop)
 
     def _readLoop(self) -> None:
@@ -120,8 +125,14 @@ class _MendedGsmModem(GsmModem):
                     # instead of one loop per byte.
                     time.sleep(PARTIAL_LINE_WAIT)
         except Exception as exc:
-            # Whatever broke the link (unplugged, I/O error), the daemon must hear of it.
+            # Whatever broke the link (unplugged, I/O error), the daemon must hear of it,
+            # and a command waiting for its answer must not wait out its timeout.
             self.alive = False
+            self.link_failure = f"serial link failed: {exc}"
+            waiting = self._responseEvent
+            if waiting is not None:
+                self._response.append("ERROR")
+                waiting.set()
             try:
                 self.serial.close()
             except Exception:
@@ -217,6 +228,8 @@ class GsmModemBackend:
             ) from exc
         except (serial.SerialException, OSError, AttributeError) as exc:
             raise ModemError(f"{_shown(line)}: serial link failed: {exc}") from exc
+        if self._modem.link_failure:
+            raise ModemError(f"{_shown(line)}: {self._modem.link_failure}")
         _raise_for_final(line, lines[-1])
         return lines
 
@@ -340,6 +353,8 @@ class GsmModemBackend:
         if item.startswith("+CLIP"):
             self._ring_since = None
             return _parse_clip(item)
+        if _BOOT.match(item):
+            return ModemLost(f"the modem restarted ({item}): setting it up again")
         if item.startswith("+CMTI"):
             match = _CMTI.match(item)
             if match:
@@ -396,8 +411,12 @@ class GsmModemBackend:
         for part in pdus:
             try:
                 self.command(f"AT+CMGS={part.tpdu_length}", expect="> ")
-            except ModemError as exc:
+            except ModemTimeout as exc:
+                # The prompt may yet come: leave it, or the PDU's absence would be taken
+                # for the next command. A refusal (+CMS ERROR) leaves no prompt open.
                 self._cancel_prompt()
+                raise _after_parts(exc, refs, len(pdus)) from exc
+            except ModemError as exc:
                 raise _after_parts(exc, refs, len(pdus)) from exc
             try:
                 lines = self.command(part.hex, timeout=self.send_timeout, terminator=CTRL_Z)
@@ -445,6 +464,16 @@ class GsmModemBackend:
         except ModemError:
             pass
         return ModemHealth(signal=signal, registration=registration, operator=operator)
+
+    def reset(self) -> None:
+        """AT+CFUN=1,1: restart the modem. A wedged modem rarely answers, so no verdict is
+        awaited; the port may vanish while it reboots, and the daemon reconnects."""
+        if not self._connected:
+            return
+        try:
+            self._modem.write("AT+CFUN=1,1", waitForResponse=False)
+        except Exception as exc:
+            log.warning("could not ask the modem to restart: %s", exc)
 
     def close(self) -> None:
         if not self._connected:

@@ -26,6 +26,12 @@ __all__ = ["Outcome", "ReplyRule", "ingest_call", "ingest_message"]
 
 log = logging.getLogger(__name__)
 
+# 27.005 <stat> 0, "received unread". Reading a message marks it read, so one we have
+# read before can never come back unread: an unread message in the slot of one we
+# committed but could not confirm deleting is a new arrival, even with the same bytes
+# (a flooder's identical texts in the same second are byte for byte the same PDU).
+UNREAD = 0
+
 
 @dataclass(frozen=True, slots=True)
 class ReplyRule:
@@ -95,9 +101,10 @@ def ingest_message(
     with store.atomic():
         if deleted:
             store.mark_pdus_deleted(deleted)
-        existing = store.pdu_still_on_modem(message.storage, message.slot, message.pdu)
-        if existing is not None:
-            return Outcome(kind="reread", pdu_id=existing)
+        if message.stat != UNREAD:
+            existing = store.pdu_still_on_modem(message.storage, message.slot, message.pdu)
+            if existing is not None:
+                return Outcome(kind="reread", pdu_id=existing)
         return _record_message(store, message, now, rule, raid)
 
 

@@ -65,6 +65,11 @@ class ModemHealth:
     registration: str
     operator: str | None
 
+    @property
+    def can_send(self) -> bool:
+        """Registered, or a modem that does not say (then a send attempt will tell)."""
+        return self.registration.startswith("registered") or self.registration == "unknown"
+
 
 class Modem(Protocol):
     def connect(self) -> None:
@@ -90,6 +95,9 @@ class Modem(Protocol):
 
     def health(self) -> ModemHealth:
         """Ask the modem for signal, registration and operator."""
+
+    def reset(self) -> None:
+        """Restart the modem (AT+CFUN=1,1) when it stopped answering; no answer awaited."""
 
     def close(self) -> None:
         """Stop the reader and close the port."""

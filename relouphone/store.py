@@ -675,12 +675,18 @@ class Store:
             (to_db(at), error, reply_id),
         )
 
-    def retry_later(self, reply_id: int, at: datetime, due_at: datetime, error: str) -> None:
-        """The modem refused for a reason that may pass: back to pending, later."""
+    def retry_later(
+        self, reply_id: int, at: datetime, due_at: datetime, error: str, *, spent: bool = True
+    ) -> None:
+        """The modem refused for a reason that may pass: back to pending, later.
+
+        `spent` False: the refusal was the modem's state, not this reply's, so the attempt
+        does not count towards the limit.
+        """
         self.db.execute(
-            "UPDATE replies SET state = 'pending', due_at = ?, updated_at = ?, error = ?"
-            " WHERE id = ?",
-            (to_db(due_at), to_db(at), error, reply_id),
+            "UPDATE replies SET state = 'pending', due_at = ?, updated_at = ?, error = ?,"
+            " attempts = attempts - ? WHERE id = ?",
+            (to_db(due_at), to_db(at), error, 0 if spent else 1, reply_id),
         )
 
     def settle_interrupted_sends(self, at: datetime) -> list[int]:

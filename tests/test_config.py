@@ -388,7 +388,8 @@ def test_an_unknown_key_is_refused_with_a_suggestion() -> None:
 
 def test_an_unknown_key_without_a_close_match_lists_the_keys() -> None:
     assert config_error("[reply]\ncolour = 1") == (
-        "relouphone.toml: [reply] colour: unknown key; expected one of: delay, text, gsm7_normalize"
+        "relouphone.toml: [reply] colour: unknown key; expected one of: delay, text,"
+        " gsm7_normalize, max_attempts"
     )
 
 

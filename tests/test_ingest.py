@@ -4,6 +4,7 @@ most, a message read twice is counted once, and nothing a modem hands over is lo
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -215,10 +216,18 @@ def test_a_part_delivered_twice_does_not_linger_into_a_later_message(store):
 # -- re-reads and floods -------------------------------------------------------------------
 
 
+READ = 1  # 27.005 <stat> "received read"
+
+
+def as_read(message: StoredMessage) -> StoredMessage:
+    """The same stored message read a second time: the first read marked it read."""
+    return replace(message, stat=READ)
+
+
 def test_a_message_read_again_before_its_deletion_is_a_reread(store):
     message = stored(NUMBER, "relou", slot=2)
     first = ingest_message(store, message, NOW, RULE)
-    again = ingest_message(store, message, NOW + timedelta(seconds=5), RULE)
+    again = ingest_message(store, as_read(message), NOW + timedelta(seconds=5), RULE)
 
     assert again.kind == "reread"
     assert again.pdu_id == first.pdu_id
@@ -230,7 +239,7 @@ def test_a_message_read_again_before_its_deletion_is_a_reread(store):
 def test_a_reread_part_is_not_counted_twice(store):
     parts = parts_of(NUMBER, LONG_TEXT)
     ingest_message(store, parts[0], NOW, RULE)
-    assert ingest_message(store, parts[0], NOW, RULE).kind == "reread"
+    assert ingest_message(store, as_read(parts[0]), NOW, RULE).kind == "reread"
     ingest_message(store, parts[1], NOW, RULE)
     assert ingest_message(store, parts[2], NOW, RULE).text == LONG_TEXT
     assert len(rows(store, "pdus")) == 3
@@ -248,6 +257,18 @@ def test_the_same_text_again_in_the_same_slot_after_deletion_is_recorded_again(s
     assert len(inbound(store)) == 2
     assert rows(store, "senders")[0]["sms_count"] == 2
     assert len(replies(store)) == 1
+
+
+def test_an_identical_unread_message_in_the_slot_of_an_unconfirmed_deletion_is_new(store):
+    # Committed, deleted, crash before the deletion was noted; meanwhile a flooder's
+    # identical text (same sender, text and timestamp: the same bytes) took the slot.
+    message = stored(NUMBER, "relou", slot=1)
+    ingest_message(store, message, NOW, RULE)
+
+    again = ingest_message(store, message, NOW + timedelta(seconds=30), RULE)
+
+    assert again.kind == "sms"
+    assert len(inbound(store)) == 2
 
 
 def test_the_same_text_in_another_slot_is_a_new_message(store):

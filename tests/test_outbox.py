@@ -297,3 +297,49 @@ def test_one_failing_reply_does_not_hold_back_the_others(store, modem):
     results = send_due(store, modem, NOW).results
     assert [r.state for r in results] == ["failed", "sent"]
     assert modem.recipients() == ["+33600000002"]
+
+
+def cms(code: int) -> ModemError:
+    return ModemError(f"+CMS ERROR: {code}", kind="CMS", code=code)
+
+
+def test_a_refusal_for_good_fails_at_once_with_its_meaning(store, modem):
+    reply_id = schedule(store)
+    modem.fail_next(cms(1))  # unassigned number: no retry will change that
+
+    [result] = send_due(store, modem, NOW).results
+
+    assert result.state == "failed"
+    row = reply_row(store, reply_id)
+    assert (row["state"], row["attempts"]) == ("failed", 1)
+    assert "unassigned number" in row["error"]
+    assert send_due(store, modem, NOW + timedelta(days=1)).results == ()
+
+
+def test_no_network_makes_a_reply_wait_without_spending_an_attempt(store, modem):
+    reply_id = schedule(store)
+    modem.fail_next(*(cms(331) for _ in range(10)))
+    at = NOW
+    for _ in range(10):
+        [result] = send_due(store, modem, at).results
+        assert result.state == "pending"
+        at += RETRY_DELAYS[0]
+
+    row = reply_row(store, reply_id)
+    assert (row["state"], row["attempts"]) == ("pending", 0)
+    assert "no network service" in row["error"]
+    [result] = send_due(store, modem, at).results
+    assert result.state == "sent"
+
+
+def test_the_number_of_attempts_is_configurable(store, modem):
+    reply_id = schedule(store)
+    modem.fail_next(cms(42), cms(42))  # congestion: passing, but not forever
+
+    send_due(store, modem, NOW, max_attempts=2)
+    [result] = send_due(store, modem, NOW + RETRY_DELAYS[0], max_attempts=2).results
+
+    assert result.state == "failed"
+    row = reply_row(store, reply_id)
+    assert (row["state"], row["attempts"]) == ("failed", 2)
+    assert "gave up after 2 attempts" in row["error"]

@@ -84,6 +84,13 @@ class Engine:
         self._timer_seq = itertools.count()
         self._booting = False
         self._now = 0.0
+        # Faults a test can inject (see `SimulatedModem`): the modem stops answering, the
+        # network goes away, answers come late, a given command fails.
+        self.hung = False
+        self.hung_resettable = True
+        self.network = True
+        self.response_delay = 0.0
+        self._failures: list[tuple[str, CommandError]] = []
 
     # -- byte stream -----------------------------------------------------------------
 
@@ -99,12 +106,16 @@ class Engine:
         for byte in data:
             if self._booting:
                 continue  # a rebooting modem hears nothing
-            if self._prompt is not None:
+            if self.hung:
+                self._hung_byte(byte, now)
+            elif self._prompt is not None:
                 self._prompt_byte(byte)
             else:
                 self._command_byte(byte, now)
 
     def _command_byte(self, byte: int, now: float) -> None:
+        if byte == ESC:
+            return  # cancels a PDU prompt; outside one it means nothing
         if self.settings.echo:
             self._out.append(byte)
         if byte in (0x0D, 0x0A):
@@ -120,6 +131,17 @@ class Engine:
             if self._line.upper() == b"A/" and self._last_line:
                 self._line.clear()
                 self._run_line(self._last_line, now)
+
+    def _hung_byte(self, byte: int, now: float) -> None:
+        """A wedged modem answers nothing; one whose AT task is stuck still obeys a reset."""
+        if byte not in (0x0D, 0x0A):
+            self._line.append(byte)
+            return
+        line = self._line.decode("latin-1").strip().upper().replace(" ", "")
+        self._line.clear()
+        if self.hung_resettable and line.startswith("AT") and "+CFUN=1,1" in line:
+            self.commands.append(line)
+            self.reboot(now)
 
     def _prompt_byte(self, byte: int) -> None:
         if self.settings.echo and byte not in (CTRL_Z, ESC):
@@ -155,6 +177,9 @@ class Engine:
             commands = split_line(line)
         except AtSyntaxError:
             commands, error = [], CommandError()
+        injected = self._injected_failure(line)
+        if injected is not None:
+            commands, error = [], injected
         for command in commands:
             handler = HANDLERS.get(command.name) or _s_register(command.name)
             self._executing = True  # what a handler causes (+CMTI after CMGD) waits for OK
@@ -191,12 +216,40 @@ class Engine:
         return info
 
     def _respond(self, info: list[str], error: CommandError | None) -> None:
+        if self.response_delay > 0:
+            # A slow modem: the answer (and what waited for it) comes later, in one piece.
+            held, self._out = self._out, bytearray()
+            self._write_response(info, error)
+            late, self._out = bytes(self._out), held
+            self.schedule(self._now + self.response_delay, lambda now: self._out.extend(late))
+        else:
+            self._write_response(info, error)
+
+    def _write_response(self, info: list[str], error: CommandError | None) -> None:
         self._write_lines(info)
         final = "OK" if error is None else error.result_line(self.settings.cmee)
         self._out += f"\r\n{final}\r\n".encode("ascii")
         for urc in self._held_urcs:
             self._write_lines(urc)
         self._held_urcs.clear()
+
+    def fail_next(self, command_prefix: str, error: CommandError) -> None:
+        """The next command line starting with the prefix fails with `error`."""
+        prefix = command_prefix.upper()
+        if not prefix.startswith("AT"):
+            prefix = "AT" + prefix
+        self._failures.append((prefix, error))
+
+    def _injected_failure(self, line: str) -> CommandError | None:
+        for i, (prefix, error) in enumerate(self._failures):
+            if line.upper().startswith(prefix):
+                del self._failures[i]
+                return error
+        return None
+
+    def noise(self, data: bytes) -> None:
+        """Raw bytes on the line, as a flaky USB link or a confused firmware sends them."""
+        self._out += data
 
     def _write_lines(self, lines: list[str]) -> None:
         if lines:
@@ -209,7 +262,7 @@ class Engine:
 
     def urc(self, *lines: str) -> None:
         """Emit an unsolicited result (one or more lines, e.g. +CMT's header and PDU)."""
-        if self._booting:
+        if self._booting or self.hung:
             return
         if self._prompt is not None or self._executing:
             # The link is reserved while the client types a PDU: hold it (CNMI mode 2).
@@ -261,6 +314,7 @@ class Engine:
 
     def _booted(self, now: float) -> None:
         self._booting = False
+        self.hung = False  # what a reset is for
         self.reset_settings()
         self.sim.relock()
         self.cfun = 1

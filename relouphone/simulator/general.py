@@ -175,7 +175,7 @@ def pin(engine: Engine, command: Command) -> list[str]:
 
 
 def _registered(engine: Engine) -> bool:
-    return engine.cfun == 1 and engine.sim.ready
+    return engine.cfun == 1 and engine.sim.ready and engine.network
 
 
 @command("+CSQ")

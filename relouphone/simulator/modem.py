@@ -21,6 +21,7 @@ from typing import Any
 from relouphone.pdu import encode_deliver
 from relouphone.simulator.engine import Engine
 from relouphone.simulator.pty import PtyLink
+from relouphone.simulator.results import CmeError, CmsError
 from relouphone.simulator.state import CallRecord, EmptySlotReply, ModemOptions, SentMessage
 
 __all__ = ["SimulatedModem"]
@@ -69,6 +70,7 @@ class SimulatedModem:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._crash: BaseException | None = None
+        self._unplugged: list[PtyLink] = []
 
     # -- life cycle ------------------------------------------------------------------
 
@@ -101,6 +103,9 @@ class SimulatedModem:
         if self._link is not None:
             self._link.close()
             self._link = None
+        for old in self._unplugged:
+            old.close()
+        self._unplugged.clear()
         if self._crash is not None:
             crash, self._crash = self._crash, None
             raise RuntimeError("the simulator thread crashed") from crash
@@ -119,8 +124,10 @@ class SimulatedModem:
     @property
     def port(self) -> str:
         """The path to open: the symlink if one was asked for, else /dev/pts/N."""
+        if self._symlink is not None:
+            return self._symlink
         if self._link is None:
-            raise RuntimeError("simulator not started")
+            raise RuntimeError("simulator not started, or unplugged")
         return self._link.port
 
     # -- injection -------------------------------------------------------------------
@@ -186,6 +193,68 @@ class SimulatedModem:
         after its first line (as Huawei modems do with ^RSSI and +CMTI)."""
         with self._cond:
             self._engine.interleave(command_prefix, line)
+
+    # -- faults ------------------------------------------------------------------------
+
+    def unplug(self) -> None:
+        """Pull the USB plug: the port vanishes (its client reads an error) and the modem
+        loses power; its SIM keeps the messages. `replug` brings it back at the same path."""
+        with self._cond:
+            if self._link is not None:
+                # Closed by the serving thread, which may be in select() on it right now.
+                self._unplugged.append(self._link)
+                self._link = None
+            self._engine.reboot(time.monotonic())
+        self._poke()
+
+    def replug(self) -> None:
+        """Plug the modem back in: a fresh port at the same symlink, the modem booting."""
+        with self._cond:
+            if self._link is None:
+                self._link = PtyLink(self._symlink)
+        self._poke()
+
+    def hang(self, *, resettable: bool = True) -> None:
+        """The firmware wedges: the modem answers nothing, not even AT. If `resettable`, its
+        command task is stuck but the firmware still runs and AT+CFUN=1,1 restarts it; if
+        not, only `recover`, `reboot` or a replug brings it back."""
+        with self._cond:
+            self._engine.hung = True
+            self._engine.hung_resettable = resettable
+
+    def recover(self) -> None:
+        """A wedged modem comes back by itself."""
+        with self._cond:
+            self._engine.hung = False
+        self._poke()
+
+    def reboot(self) -> None:
+        """The modem restarts on its own (brown-out, firmware crash): as AT+CFUN=1,1."""
+        with self._cond:
+            self._engine.reboot(time.monotonic())
+        self._poke()
+
+    def set_network(self, available: bool) -> None:
+        """Lose or regain the network: +CREG says not registered, sends fail with 331."""
+        with self._cond:
+            self._engine.network = available
+
+    def slow(self, seconds: float) -> None:
+        """Every answer comes `seconds` late (0: back to normal)."""
+        with self._cond:
+            self._engine.response_delay = seconds
+
+    def noise(self, data: bytes) -> None:
+        """Garbage bytes on the line, between whatever else the modem says."""
+        with self._cond:
+            self._engine.noise(data)
+        self._poke()
+
+    def fail_next(self, command_prefix: str, *, cms: int | None = None, cme: int | None = None):
+        """The next command starting with `command_prefix` fails with that error code."""
+        error = CmsError(cms) if cms is not None else CmeError(100 if cme is None else cme)
+        with self._cond:
+            self._engine.fail_next(command_prefix, error)
 
     def fail_next_send(self, cms_error: int = 500) -> None:
         """Make the next AT+CMGS fail with ``+CMS ERROR: <cms_error>`` (network refused)."""
@@ -264,8 +333,8 @@ class SimulatedModem:
             raise
 
     def _loop(self) -> None:
-        assert self._link is not None and self._wake is not None
-        master, wake = self._link.master, self._wake[0]
+        assert self._wake is not None
+        wake = self._wake[0]
         pending = bytearray()
         next_write = 0.0
         while True:
@@ -276,22 +345,31 @@ class SimulatedModem:
                 self._engine.tick(now)
                 pending += self._engine.take_output()
                 deadline = self._engine.next_deadline()
+                link = self._link
+                for old in self._unplugged:
+                    old.close()
+                self._unplugged.clear()
                 self._cond.notify_all()
+            if link is None:
+                pending.clear()  # unplugged: what the modem says goes nowhere
             timeout = None if deadline is None else max(0.0, deadline - now)
-            writable: list[int] = []
-            if pending:
-                if now >= next_write:
-                    writable = [master]
-                else:
+            readers, writable = [wake], []
+            if link is not None:
+                readers.append(link.master)
+                if pending and now >= next_write:
+                    writable = [link.master]
+                elif pending:
                     wait = next_write - now
                     timeout = wait if timeout is None else min(timeout, wait)
-            readable, ready, _ = select.select([master, wake], writable, [], timeout)
+            readable, ready, _ = select.select(readers, writable, [], timeout)
             if wake in readable:
                 os.read(wake, 4096)
-            if master in readable:
-                self._read(master)
+            if link is None or link is not self._link:
+                continue  # unplugged or replugged meanwhile: that descriptor is closed
+            if link.master in readable:
+                self._read(link.master)
             if ready and pending:
-                written = self._write(master, pending)
+                written = self._write(link.master, pending)
                 del pending[:written]
                 if self._rate is not None:
                     next_write = time.monotonic() + written / self._rate

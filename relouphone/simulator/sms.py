@@ -239,7 +239,7 @@ def send_message(engine: Engine, command: Command) -> list[str] | Prompt:
     _require_sim(engine)
     _pdu_mode(engine)
     declared = _int(command, 0, range(1, 256))
-    if engine.cfun != 1:
+    if engine.cfun != 1 or not engine.network:
         raise CmsError(331)
 
     def finish(text: str) -> list[str]:

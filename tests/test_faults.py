@@ -1,0 +1,198 @@
+"""Modem faults, against the simulator: what is recorded and what is sent through each.
+
+Unplugged, wedged, rebooted on its own, without network, slow, noisy, refusing, or with
+its storage already full: the daemon loses no message and sends no reply twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from relouphone.daemon import RESET_AFTER_SILENCES
+from tests.story import HOUR, Story
+
+TEXTER = "+33612345678"
+OTHER = "+33698765432"
+WAIT = 10.0
+
+
+@pytest.fixture
+def story(tmp_path, clock) -> Iterator[Story]:
+    story = Story(tmp_path, clock, symlink=str(tmp_path / "ttyMODEM"))
+    yield story
+    story.close()
+
+
+def modem_state(story: Story) -> str:
+    store = story.db()
+    try:
+        beat = store.heartbeat()
+    finally:
+        store.close()
+    return (beat.modem_state or "") if beat else ""
+
+
+def replies_to(story: Story, number: str) -> list[dict]:
+    with contextlib.closing(sqlite3.connect(story.config.storage.database)) as db:
+        db.row_factory = sqlite3.Row
+        rows = db.execute("SELECT * FROM replies WHERE number = ?", (number,))
+        return [dict(row) for row in rows]
+
+
+def wait_until(story: Story, predicate, what: str, *, step: float = 1.0) -> None:
+    """Let clock time pass in steps (reconnect back-off, re-checks) until `predicate()`."""
+    for _ in range(200):
+        if predicate():
+            return
+        story.clock.advance(step)
+        story.daemon.wait_turns(1, 0.2)
+    raise AssertionError(f"never happened: {what}")
+
+
+def test_an_unplugged_modem_is_shown_then_reconnected_and_nothing_is_lost(story):
+    story.start_daemon()
+    story.text_arrives(TEXTER, "avant")
+    story.wait_recorded(1)
+
+    story.sim.unplug()
+    wait_until(story, lambda: modem_state(story) == "disconnected", "the unplug is shown")
+    story.text_arrives(OTHER, "pendant")  # lands on the SIM while nobody listens
+    story.sim.replug()
+
+    wait_until(story, lambda: len(story.inbound()) == 2, "the text from the SIM is read")
+    assert [row["text"] for row in story.inbound()] == ["avant", "pendant"]
+    assert story.sim.stored == {}
+    story.time_passes(HOUR)
+    story.wait_sent(2)
+    assert sorted(story.sent_texts()) == sorted([TEXTER, OTHER])
+
+
+def test_a_wedged_modem_is_set_up_again_then_restarted(story):
+    story.config = replace(story.config, modem=replace(story.config.modem, command_timeout=0.3))
+    story.start_daemon()
+    story.sim.hang()
+
+    # The next health check times out; reconnecting times out RESET_AFTER_SILENCES times.
+    wait_until(story, lambda: "AT+CFUN=1,1" in story.sim.commands, "a modem reset", step=30)
+    resets = story.sim.commands.count("AT+CFUN=1,1")
+    assert resets == 1
+    connects = [c for c in story.sim.commands if c == "ATE0"]
+    assert len(connects) == 1  # only the first set-up got through while it was wedged
+    assert RESET_AFTER_SILENCES >= 2
+
+    wait_until(story, lambda: story.daemon.ready.is_set(), "the daemon is ready again")
+    story.text_arrives(TEXTER, "après le redémarrage")
+    story.wait_recorded(1)
+    assert story.inbound()[0]["text"] == "après le redémarrage"
+
+
+def test_a_modem_that_restarts_by_itself_is_set_up_again(story):
+    story.start_daemon()
+    story.sim.reboot()
+    wait_until(
+        story, lambda: story.sim.commands.count("ATE0") == 2, "a second set-up", step=0.5
+    )
+    wait_until(story, lambda: story.daemon.ready.is_set(), "ready again")
+
+    story.call_arrives(TEXTER)  # caller ID only works if AT+CLIP=1 was sent again
+    wait_until(story, lambda: len(story.inbound()) == 1, "the call is recorded")
+    assert story.inbound()[0]["sender"] == TEXTER
+
+
+def test_without_network_replies_wait_and_the_state_is_shown(story):
+    story.start_daemon()
+    story.text_arrives(TEXTER, "coucou")
+    story.wait_recorded(1)
+    story.sim.set_network(False)
+    story.time_passes(HOUR)  # the reply falls due; the heartbeat sees no network
+    story.time_passes(30)
+
+    assert modem_state(story).startswith("waiting for the network")
+    assert story.sim.sent == []
+
+    story.sim.set_network(True)
+    wait_until(story, lambda: story.sim.sent, "the reply leaves", step=5)
+    story.time_passes(HOUR)
+    assert list(story.sent_texts()) == [TEXTER]
+    assert len(story.sim.sent) == 1
+
+
+def test_a_slow_modem_still_gets_everything_through(story):
+    story.sim.slow(0.1)
+    story.start_daemon()
+    story.text_arrives(TEXTER, "lentement")
+    story.wait_recorded(1)
+    story.time_passes(HOUR)
+    story.wait_sent(1)
+    assert list(story.sent_texts()) == [TEXTER]
+
+
+def test_garbage_on_the_line_does_not_lose_the_next_message(story):
+    story.start_daemon()
+    story.sim.noise(b"\xff\xfe\x00\x1b[31m\r\nJUNK\r\n\x80\x81garbage without end")
+    story.sim.noise(b"\r\n+CMTI: \"SM\",99\r\n")  # a new-message line for an empty slot
+    story.text_arrives(TEXTER, "après le bruit")
+    story.wait_recorded(1)
+    assert story.inbound()[0]["text"] == "après le bruit"
+    story.time_passes(HOUR)
+    story.wait_sent(1)
+
+
+def test_a_passing_refusal_is_retried_and_sent_once(story):
+    story.start_daemon()
+    story.sim.fail_next_send(42)  # congestion
+    story.text_arrives(TEXTER, "encore")
+    story.wait_recorded(1)
+    story.time_passes(HOUR)
+    assert story.sim.sent == []
+    story.time_passes(60)
+    story.wait_sent(1)
+    story.time_passes(HOUR)
+    assert len(story.sim.sent) == 1
+
+
+def test_a_refusal_for_good_fails_the_reply_with_its_reason(story):
+    story.start_daemon()
+    story.sim.fail_next_send(1)  # unassigned number
+    story.text_arrives(TEXTER, "encore")
+    story.wait_recorded(1)
+    story.time_passes(HOUR)
+    story.time_passes(HOUR)
+    [reply] = replies_to(story, TEXTER)
+    assert reply["state"] == "failed"
+    assert "unassigned number" in reply["error"]
+    assert story.sim.sent == []
+
+
+def test_a_read_error_is_survived_and_the_message_read_later(story):
+    story.start_daemon()
+    story.sim.fail_next("+CMGR", cms=500)
+    story.text_arrives(TEXTER, "deuxième essai")
+    wait_until(story, lambda: len(story.inbound()) == 1, "the message is read in the end")
+    assert story.inbound()[0]["text"] == "deuxième essai"
+    assert story.sim.stored == {}
+
+
+def test_storage_already_full_at_start_up_is_emptied_and_nothing_is_lost(tmp_path, clock):
+    story = Story(tmp_path, clock, slots=5)
+    try:
+        for i in range(8):  # five fill the SIM; the network holds three back
+            story.text_arrives(f"+336000000{i:02d}", f"message {i}", notify=False)
+        assert len(story.sim.stored) == 5
+        assert len(story.sim.held) == 3
+
+        story.start_daemon()
+        story.wait_recorded(8)
+
+        assert sorted(row["text"] for row in story.inbound()) == [
+            f"message {i}" for i in range(8)
+        ]
+        assert story.sim.stored == {}
+        assert story.sim.held == []
+    finally:
+        story.close()
