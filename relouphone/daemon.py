@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from .budget import Limits
 from .clock import Clock, SystemClock
 from .config import Config
-from .errors import ModemError, ModemTimeout, RelouphoneError, SimPinError, StoreError
+from .errors import ModemError, ModemTimeout, SimPinError, StoreError
 from .flood import RaidDetector
 from .ingest import Outcome, ReplyRule, ingest_call, ingest_message
 from .modem import IncomingCall, Modem, ModemLost, NewMessage, StoredMessage
@@ -40,6 +41,8 @@ RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 MAX_WAIT_SECONDS = 0.5
 # A modem that let this many connections in a row time out is restarted (AT+CFUN=1,1).
 RESET_AFTER_SILENCES = 3
+# With a database that takes no writes, how often to try again.
+STORAGE_RETRY_SECONDS = 5.0
 # Without the network, how often to look again (rather than the heartbeat's rhythm).
 NETWORK_RECHECK_SECONDS = 5.0
 # When raid mode switches on, the flood has been going on for about this long.
@@ -70,6 +73,7 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 @dataclass
 class _State:
     modem: str = "starting"
+    detail: str | None = None
     signal: int | None = None
     operator: str | None = None
     last_call: tuple[str | None, float] | None = None
@@ -77,6 +81,9 @@ class _State:
     budget_hold_until: datetime = _NEVER
     held_by: str = ""
     can_send: bool = True
+    storage_error: str | None = None
+    storage_failures: int = 0
+    storage_retry_at: float = 0.0
     # PDU rows the modem deleted, not yet noted in the database (see `_ingest`).
     deleted: list[int] = field(default_factory=list)
     reconnects: int = 0
@@ -132,19 +139,21 @@ class Daemon:
         """Run until `stop()`; returns the process exit code."""
         store = self._store or Store(self.config.storage.database)
         try:
-            now = self.clock.now()
-            for moment in store.recent_inbound_times(now - timedelta(minutes=1)):
-                self.raid.observe(moment)
-            settled = store.settle_interrupted_sends(now)
-            if settled:
-                log.warning(
-                    "%d replies were interrupted mid-send; not resending them", len(settled)
-                )
+            self._guarded(store, lambda: self._resume(store))
             return self._run_with(store)
         finally:
             self.notifier.stopping()
             if self._store is None:
                 store.close()
+
+    def _resume(self, store: Store) -> None:
+        """Pick up where the last run left off: the raid rate, interrupted sends."""
+        now = self.clock.now()
+        for moment in store.recent_inbound_times(now - timedelta(minutes=1)):
+            self.raid.observe(moment)
+        settled = store.settle_interrupted_sends(now)
+        if settled:
+            log.warning("%d replies were interrupted mid-send; not resending them", len(settled))
 
     def _run_with(self, store: Store) -> int:
         attempt = 0
@@ -161,7 +170,7 @@ class Daemon:
                 self._set_modem_state(store, "sim locked", detail=str(exc))
                 return EXIT_SIM_LOCKED
             except ModemTimeout as exc:
-                # The port is there but the modem is mute: wedged. No watchdog ping.
+                # The port is there but the modem is mute: wedged.
                 silent += 1
                 log.warning("the modem does not answer (%d times in a row): %s", silent, exc)
                 self._set_modem_state(store, "not answering", detail=str(exc))
@@ -171,11 +180,10 @@ class Daemon:
                     self._set_modem_state(store, "restarting", detail=str(exc))
                     silent = 0
             except (ModemError, _LinkLost) as exc:
-                # Unplugged or the port is gone: the daemon itself is fine, so the
-                # watchdog still hears from it while it waits for the modem.
+                # Unplugged or the port is gone. The watchdog is fed only while the modem
+                # answers, so a modem gone for good gets us restarted by systemd.
                 log.warning("modem unavailable: %s", exc)
                 self._set_modem_state(store, "disconnected", detail=str(exc))
-                self.notifier.watchdog()
             finally:
                 modem.close()
             if self.stop_event.is_set():
@@ -199,30 +207,72 @@ class Daemon:
             self._count_turn()
 
     def _serve(self, store: Store, modem: Modem) -> None:
-        self._ingest_all(store, modem, startup=True)
+        self._guarded(store, lambda: self._ingest_all(store, modem, startup=True))
         self._refresh_health(store, modem)
         self.notifier.ready()
         self.ready.set()
         log.info("ready on %s", self.config.modem.port)
         try:
             while not self.stop_event.is_set():
-                if self.raid.update(self.clock.now()):
-                    self._raid_changed(store)
-                self._send_due(store, modem)
-                if self.clock.monotonic() >= self.state.next_heartbeat:
-                    self._refresh_health(store, modem)
-                event = modem.next_event(self.clock.real_timeout(self._seconds_to_wait(store)))
-                if event is not None:
-                    self._handle(store, modem, event)
-                else:
-                    self._note_deletions(store)
+                self._guarded(store, lambda: self._turn_once(store, modem))
                 self._count_turn()
         finally:
             self.ready.clear()
             try:
                 self._note_deletions(store)
-            except StoreError as exc:
+            except (StoreError, sqlite3.Error) as exc:
                 log.error("could not note deleted messages: %s", exc)
+
+    def _turn_once(self, store: Store, modem: Modem) -> None:
+        if self.state.storage_error is not None:
+            self._retry_storage(store, modem)
+        if self.raid.update(self.clock.now()):
+            self._raid_changed(store)
+        self._send_due(store, modem)
+        if self.clock.monotonic() >= self.state.next_heartbeat:
+            self._refresh_health(store, modem)
+        event = modem.next_event(self.clock.real_timeout(self._seconds_to_wait(store)))
+        if event is not None:
+            self._handle(store, modem, event)
+        else:
+            self._note_deletions(store)
+
+    # -- a database that cannot be written (full SD card) -----------------------------------
+
+    def _guarded(self, store: Store, step: Callable[[], None]) -> None:
+        """Run one step; a database write that fails leaves the daemon running."""
+        try:
+            step()
+        except (StoreError, sqlite3.Error) as exc:
+            self._storage_failed(store, exc)
+
+    def _storage_failed(self, store: Store, exc: Exception) -> None:
+        """Said once: until the database takes writes again, messages stay on the SIM."""
+        self.state.storage_failures += 1
+        if self.state.storage_error is None:
+            log.error(
+                "cannot write the database %s (%s): messages stay on the SIM until it can; "
+                "free some space (df -h) and relouphone resumes by itself",
+                self.config.storage.database,
+                exc,
+            )
+            self.state.storage_retry_at = self.clock.monotonic() + STORAGE_RETRY_SECONDS
+        self.state.storage_error = str(exc)
+        self._announce_status(store)
+
+    def _retry_storage(self, store: Store, modem: Modem) -> None:
+        """Every few seconds: read what waits on the SIM; recovered if all of it commits."""
+        if self.clock.monotonic() < self.state.storage_retry_at:
+            return
+        self.state.storage_retry_at = self.clock.monotonic() + STORAGE_RETRY_SECONDS
+        failures = self.state.storage_failures
+        self._ingest_all(store, modem, startup=False)
+        self._note_deletions(store)
+        store.write_heartbeat(**self._heartbeat_fields())
+        if self.state.storage_failures == failures:
+            log.warning("the database takes writes again: resuming")
+            self.state.storage_error = None
+            self._announce_status(store)
 
     def _count_turn(self) -> None:
         with self._turns:
@@ -292,7 +342,7 @@ class Daemon:
             )
         except StoreError as exc:
             # Not committed, so not deleted: the message waits on the SIM for a retry.
-            log.error("could not record the message in slot %s: %s", message.slot, exc)
+            self._storage_failed(store, exc)
             return
         self.state.deleted = []
         self._report(outcome)
@@ -320,9 +370,9 @@ class Daemon:
         try:
             outcome = ingest_call(store, call, self.clock.now(), self.rule, raid=self.raid.active)
         except StoreError as exc:
-            log.error(
-                "could not record a call from %s: %s", call.number or "a withheld number", exc
-            )
+            # A call leaves nothing on the SIM to read later: say which one was missed.
+            log.error("a call from %s could not be recorded", call.number or "a withheld number")
+            self._storage_failed(store, exc)
             return
         self._report(outcome)
 
@@ -416,24 +466,34 @@ class Daemon:
 
     def _set_modem_state(self, store: Store, state: str, detail: str | None = None) -> None:
         self.state.modem = state
+        self.state.detail = detail
         try:
-            pending = len(store.pending_replies())
-            store.write_heartbeat(
-                at=self.clock.now(),
-                pid=os.getpid(),
-                modem_state=state,
-                signal=self.state.signal,
-                operator=self.state.operator,
-                raid=self.raid.active,
-                detail=detail,
-            )
-        except (StoreError, RelouphoneError) as exc:
-            log.error("could not write the heartbeat: %s", exc)
-            pending = -1
+            store.write_heartbeat(**self._heartbeat_fields())
+        except (StoreError, sqlite3.Error) as exc:
+            self._storage_failed(store, exc)
+            return
+        self._announce_status(store)
+
+    def _heartbeat_fields(self) -> dict[str, object]:
+        return {
+            "at": self.clock.now(),
+            "pid": os.getpid(),
+            "modem_state": self.state.modem,
+            "signal": self.state.signal,
+            "operator": self.state.operator,
+            "raid": self.raid.active,
+            "detail": self.state.detail,
+        }
+
+    def _announce_status(self, store: Store) -> None:
+        """The sd_notify STATUS line: what `systemctl status` shows."""
+        try:
+            pending = str(store.count_pending())
+        except (StoreError, sqlite3.Error):
+            pending = "?"
         signal = "?" if self.state.signal is None else self.state.signal
         raid = "RAID MODE, " if self.raid.active else ""
-        self.notifier.status(f"{raid}modem {state}, signal {signal}/31, {pending} replies pending")
-
-
-def _now_text(moment: datetime) -> str:
-    return moment.astimezone().strftime("%H:%M:%S")
+        disk = "DATABASE NOT WRITABLE, " if self.state.storage_error else ""
+        self.notifier.status(
+            f"{disk}{raid}modem {self.state.modem}, signal {signal}/31, {pending} replies pending"
+        )

@@ -643,6 +643,9 @@ class Store:
         value = self._scalar("SELECT min(due_at) FROM replies WHERE state = 'pending'")
         return from_db(value) if value else None
 
+    def count_pending(self) -> int:
+        return self._scalar("SELECT count(*) FROM replies WHERE state IN ('pending', 'sending')")
+
     def pending_replies(self) -> list[Reply]:
         rows = self._rows(
             "SELECT id, number, text, due_at, state, attempts FROM replies"

@@ -42,8 +42,10 @@ class Story:
 
     # -- the daemon ------------------------------------------------------------------
 
-    def start_daemon(self, *, wait_ready: bool = True) -> Daemon:
-        self.daemon = Daemon(self.config, clock=self.clock, notifier=Notifier(environ={}))
+    def start_daemon(self, *, wait_ready: bool = True, store: Store | None = None) -> Daemon:
+        self.daemon = Daemon(
+            self.config, clock=self.clock, notifier=Notifier(environ={}), store=store
+        )
         daemon = self.daemon
 
         def run() -> None:

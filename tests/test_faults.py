@@ -14,6 +14,7 @@ from dataclasses import replace
 import pytest
 
 from relouphone.daemon import RESET_AFTER_SILENCES
+from relouphone.store import Store
 from tests.story import HOUR, Story
 
 TEXTER = "+33612345678"
@@ -196,3 +197,41 @@ def test_storage_already_full_at_start_up_is_emptied_and_nothing_is_lost(tmp_pat
         assert story.sim.held == []
     finally:
         story.close()
+
+
+def test_a_full_disk_keeps_messages_on_the_sim_says_so_once_and_recovers(story, caplog):
+    store = Store(story.config.storage.database)
+    try:
+        story.start_daemon(store=store)
+        story.text_arrives(TEXTER, "avant")
+        story.wait_recorded(1)
+
+        # SQLite's page limit gives the very error a full SD card gives: SQLITE_FULL.
+        pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+        store.db.execute(f"PRAGMA max_page_count={pages}")
+        senders = [f"+336111111{i:02d}" for i in range(12)]
+        for number in senders:
+            story.text_arrives(number, "pendant que le disque est plein " * 4)
+        wait_until(story, lambda: story.daemon.state.storage_error, "the failure is noticed")
+        story.time_passes(60)
+
+        recorded = len(story.inbound())
+        assert recorded < 1 + len(senders)
+        assert len(story.sim.stored) == 1 + len(senders) - recorded  # the rest waits there
+        failures = [r for r in caplog.records if "cannot write the database" in r.message]
+        assert len(failures) == 1
+        assert story.daemon.ready.is_set()
+
+        store.db.execute("PRAGMA max_page_count=1073741823")
+        wait_until(story, lambda: len(story.inbound()) == 1 + len(senders), "all recorded", step=5)
+        assert story.sim.stored == {}
+        assert story.daemon.state.storage_error is None
+        assert any("takes writes again" in r.message for r in caplog.records)
+        story.time_passes(HOUR)
+        for _ in range(3):  # five replies a minute, the default pacing
+            story.time_passes(60)
+        story.wait_sent(1 + len(senders))
+        assert sorted(story.sent_texts()) == sorted([TEXTER, *senders])
+    finally:
+        story.stop_daemon()
+        store.close()
