@@ -180,6 +180,27 @@ def stats(config_path: Path, as_json: bool) -> None:
         click.echo("decisions: " + ", ".join(f"{k} {v}" for k, v in decisions.items()))
 
 
+@cli.command()
+@config_option
+@json_option
+@click.option("--limit", default=50, show_default=True, help="How many to show, newest first.")
+def quarantine(config_path: Path, as_json: bool, limit: int) -> None:
+    """Messages that could not be decoded: kept raw, with the reason, off the SIM."""
+    store = _open_store(_config(config_path))
+    with closing(store):
+        rows = store.quarantine(limit)
+    if as_json:
+        _emit_json(rows)
+        return
+    if not rows:
+        click.echo("no undecodable message")
+    for row in rows:
+        where = f"{row['storage']}/{row['slot']}" if row["storage"] else "-"
+        click.echo(f"#{row['id']:<6} read {row['read_at']} from {safe(where)}")
+        click.echo(f"        error: {safe(row['error'])}")
+        click.echo(f"        pdu:   {safe(row['pdu'])}")
+
+
 def _number(config: Config, text: str) -> str:
     """A number as users type it, in the form the database keeps (E.164)."""
     from .numbers import identify

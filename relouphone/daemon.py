@@ -20,7 +20,7 @@ from .clock import Clock, SystemClock
 from .config import Config
 from .errors import ModemError, ModemTimeout, SimPinError, StoreError
 from .flood import RaidDetector
-from .ingest import Outcome, ReplyRule, ingest_call, ingest_message
+from .ingest import Outcome, ReplyRule, ingest_call, ingest_incomplete, ingest_message
 from .modem import IncomingCall, Modem, ModemLost, NewMessage, StoredMessage
 from .outbox import send_due
 from .service import Notifier
@@ -43,6 +43,8 @@ MAX_WAIT_SECONDS = 0.5
 RESET_AFTER_SILENCES = 3
 # With a database that takes no writes, how often to try again.
 STORAGE_RETRY_SECONDS = 5.0
+# How often to look for long texts whose missing parts are given up on.
+PARTS_CHECK_SECONDS = 60.0
 # Without the network, how often to look again (rather than the heartbeat's rhythm).
 NETWORK_RECHECK_SECONDS = 5.0
 # When raid mode switches on, the flood has been going on for about this long.
@@ -84,6 +86,7 @@ class _State:
     storage_error: str | None = None
     storage_failures: int = 0
     storage_retry_at: float = 0.0
+    next_parts_check: float = 0.0
     # PDU rows the modem deleted, not yet noted in the database (see `_ingest`).
     deleted: list[int] = field(default_factory=list)
     reconnects: int = 0
@@ -228,6 +231,8 @@ class Daemon:
             self._retry_storage(store, modem)
         if self.raid.update(self.clock.now()):
             self._raid_changed(store)
+        if self.clock.monotonic() >= self.state.next_parts_check:
+            self._give_up_on_missing_parts(store)
         self._send_due(store, modem)
         if self.clock.monotonic() >= self.state.next_heartbeat:
             self._refresh_health(store, modem)
@@ -355,6 +360,20 @@ class Daemon:
         if self.state.deleted:
             store.mark_pdus_deleted(self.state.deleted)
             self.state.deleted = []
+
+    def _give_up_on_missing_parts(self, store: Store) -> None:
+        """Long texts whose parts never all came are recorded as they are, and answered."""
+        self.state.next_parts_check = self.clock.monotonic() + PARTS_CHECK_SECONDS
+        now = self.clock.now()
+        cutoff = now - timedelta(seconds=self.config.storage.missing_parts_timeout)
+        for group in store.stale_part_groups(cutoff):
+            outcome = ingest_incomplete(store, group, now, self.rule, raid=self.raid.active)
+            if outcome is not None:
+                log.warning(
+                    "a long text from %s is recorded without its missing parts",
+                    group[0] or "an unknown sender",
+                )
+                self._report(outcome)
 
     def _answer_call(self, store: Store, modem: Modem, call: IncomingCall) -> None:
         now = self.clock.monotonic()

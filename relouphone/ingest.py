@@ -20,9 +20,16 @@ from .modem import IncomingCall, StoredMessage
 from .numbers import Sender, identify
 from .pdu import Deliver, decode_pdu, reassemble
 from .policy import Decision, History, Rules, decide, reply_due_at
-from .store import Store
+from .store import PartRow, Store
 
-__all__ = ["Outcome", "ReplyRule", "ingest_call", "ingest_message"]
+__all__ = [
+    "MISSING_PART",
+    "Outcome",
+    "ReplyRule",
+    "ingest_call",
+    "ingest_incomplete",
+    "ingest_message",
+]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +38,10 @@ log = logging.getLogger(__name__)
 # committed but could not confirm deleting is a new arrival, even with the same bytes
 # (a flooder's identical texts in the same second are byte for byte the same PDU).
 UNREAD = 0
+# Stands for each part of a long text that never arrived.
+MISSING_PART = "[…]"
+# A part arriving this long after its message was recorded incomplete still fills it in.
+LATE_PART_WINDOW = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +83,8 @@ class Outcome:
 
     `kind`: "sms" (a complete message recorded), "part" (a part waiting for its siblings),
     "call", "quarantined" (undecodable, kept raw), "other" (status report or stored
-    submit, kept raw) or "reread" (already committed before a crash; not counted again).
+    submit, kept raw), "reread" (already committed before a crash; not counted again) or
+    "late part" (a part of a message recorded incomplete: its text is filled in).
     `pdu_id` is the row to mark deleted once the modem confirms the deletion.
     """
 
@@ -131,19 +143,40 @@ def _record_message(
     )
     text, part_ids = decoded.text, [pdu_id]
     if concat:
+        late = store.incomplete_message(
+            decoded.sender.number, concat.ref, concat.total, now - LATE_PART_WINDOW
+        )
+        if late is not None:
+            return _fill_in(store, late, pdu_id, concat.total, rule)
         parts = store.waiting_parts(decoded.sender.number, concat.ref, concat.total)
         if len(parts) < concat.total:
             return Outcome(kind="part", pdu_id=pdu_id)
         texts = [part.text for part in parts]
         text = None if None in texts else reassemble((p.seq, p.text) for p in parts)
         part_ids = [part.pdu_id for part in parts]
+    return _record_text(store, decoded, text, part_ids, pdu_id, now, now, rule, raid)
 
+
+def _record_text(
+    store: Store,
+    decoded: Deliver,
+    text: str | None,
+    part_ids: list[int],
+    pdu_id: int | None,
+    arrived: datetime,
+    now: datetime,
+    rule: ReplyRule,
+    raid: bool,
+    missing: int = 0,
+) -> Outcome:
+    """The inbound row for a whole (or given-up-on) message, its decision and its reply."""
+    concat = decoded.concat if decoded.concat and decoded.concat.total > 1 else None
     sender = identify(decoded.sender.number, decoded.sender.ton, home_regions=rule.home_regions)
     matched = rule.filters.match(text, decoded.sender.number)
     stored_text, truncated = _bounded(text, rule.max_text_length)
     inbound_id = store.add_inbound(
         kind="sms",
-        received_at=now,
+        received_at=arrived,
         sender_raw=decoded.sender.number,
         sender_ton=decoded.sender.ton,
         sender=sender.e164,
@@ -156,13 +189,16 @@ def _record_message(
         parts=len(part_ids),
         label=matched.name if matched else None,
         raid=raid,
+        missing_parts=missing,
     )
     if concat:
         store.link_waiting_parts(decoded.sender.number, concat.ref, concat.total, inbound_id)
     else:
         store.link_pdus(part_ids, inbound_id)
     ignored = matched is not None and matched.action == "ignore"
-    decision = _decide_and_schedule(store, inbound_id, sender, now, rule, raid, ignored)
+    decision = _decide_and_schedule(
+        store, inbound_id, sender, now, rule, raid, ignored, arrived=arrived
+    )
     return Outcome(
         kind="sms",
         pdu_id=pdu_id,
@@ -171,6 +207,61 @@ def _record_message(
         decision=decision,
         text=stored_text,
     )
+
+
+def ingest_incomplete(
+    store: Store,
+    group: tuple[str, int, int, datetime],
+    now: datetime,
+    rule: ReplyRule,
+    *,
+    raid: bool = False,
+) -> Outcome | None:
+    """Record a long text whose missing parts never came, as it is; its sender is answered.
+
+    `group` is one of `Store.stale_part_groups`. The text shows each missing part as
+    `MISSING_PART`; a part that turns up later is filled in (see `_fill_in`).
+    """
+    sender_raw, ref, total, arrived = group
+    with store.atomic():
+        parts = store.waiting_parts(sender_raw, ref, total)
+        if not parts:
+            return None
+        decoded = decode_pdu(parts[0].pdu)
+        assert isinstance(decoded, Deliver)  # only decoded DELIVER parts wait
+        text = _with_gaps(parts, total)
+        part_ids = [part.pdu_id for part in parts]
+        missing = total - len(parts)
+        return _record_text(
+            store, decoded, text, part_ids, None, arrived, now, rule, raid, missing=missing
+        )
+
+
+def _fill_in(store: Store, inbound_id: int, pdu_id: int, total: int, rule: ReplyRule) -> Outcome:
+    """A part of a message already recorded without it: the text gets it, nothing else
+    changes (the sender was counted and answered once, for the whole message)."""
+    store.link_pdus([pdu_id], inbound_id)
+    parts = _first_copies(store.parts_of(inbound_id))
+    text, truncated = _bounded(_with_gaps(parts, total), rule.max_text_length)
+    missing = total - len(parts)
+    store.update_message_text(
+        inbound_id, text=text, truncated=truncated, parts=len(parts), missing=missing
+    )
+    return Outcome(kind="late part", pdu_id=pdu_id, inbound_id=inbound_id, text=text)
+
+
+def _first_copies(parts: Sequence[PartRow]) -> list[PartRow]:
+    first: dict[int, PartRow] = {}
+    for part in parts:
+        first.setdefault(part.seq, part)
+    return sorted(first.values(), key=lambda p: p.seq)
+
+
+def _with_gaps(parts: Sequence[PartRow], total: int) -> str | None:
+    by_seq = {part.seq: part.text for part in parts}
+    if any(text is None for text in by_seq.values()):
+        return None  # an 8-bit part: no text to show, the PDUs are kept
+    return "".join(by_seq.get(seq, MISSING_PART) for seq in range(1, total + 1))
 
 
 def _bounded(text: str | None, limit: int) -> tuple[str | None, bool]:
@@ -208,6 +299,8 @@ def _decide_and_schedule(
     rule: ReplyRule,
     raid: bool,
     filtered: bool,
+    *,
+    arrived: datetime | None = None,
 ) -> Decision:
     number = sender.e164
     history = _history(store, number, now, rule.rules)
@@ -221,7 +314,8 @@ def _decide_and_schedule(
             inbound_id=inbound_id,
             text=rule.text,
             created_at=now,
-            due_at=reply_due_at(now, rule.delay),
+            # Due after the delay from when it arrived, and not in the past.
+            due_at=max(now, reply_due_at(arrived or now, rule.delay)),
             priority=decision.priority,
         )
     elif decision.reason == "abusive" and number is not None:

@@ -129,6 +129,12 @@ MIGRATIONS: tuple[str, ...] = (
         detail TEXT
     );
     """,
+    # 2: a long text whose parts never all arrived is recorded as it is, after a timeout.
+    """
+    ALTER TABLE inbound ADD COLUMN missing_parts INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX pdus_parts ON pdus(sender_raw, concat_ref, concat_total)
+        WHERE concat_total IS NOT NULL;
+    """,
 )
 
 
@@ -307,6 +313,49 @@ class Store:
             (inbound_id, sender_raw, ref, total),
         )
 
+    def stale_part_groups(self, arrived_before: datetime) -> list[tuple[str, int, int, datetime]]:
+        """Concatenated messages still missing parts, first part older than the cut-off:
+        (sender as received, reference, total, when the first part was read)."""
+        rows = self._rows(
+            "SELECT sender_raw, concat_ref, concat_total, min(read_at) AS first FROM pdus"
+            " WHERE inbound_id IS NULL AND concat_total IS NOT NULL AND error IS NULL"
+            " GROUP BY sender_raw, concat_ref, concat_total HAVING min(read_at) <= ?",
+            (to_db(arrived_before),),
+        )
+        return [
+            (r["sender_raw"], r["concat_ref"], r["concat_total"], from_db(r["first"]))
+            for r in rows
+        ]
+
+    def incomplete_message(
+        self, sender_raw: str, ref: int, total: int, since: datetime
+    ) -> int | None:
+        """The message recorded without all its parts that a late part belongs to."""
+        return self._scalar(
+            "SELECT inbound.id FROM pdus JOIN inbound ON inbound.id = pdus.inbound_id"
+            " WHERE pdus.sender_raw = ? AND pdus.concat_ref = ? AND pdus.concat_total = ?"
+            " AND inbound.missing_parts > 0 AND inbound.received_at >= ?"
+            " ORDER BY inbound.id DESC LIMIT 1",
+            (sender_raw, ref, total, to_db(since)),
+        )
+
+    def parts_of(self, inbound_id: int) -> list[PartRow]:
+        rows = self._rows(
+            "SELECT id, concat_seq, text, pdu FROM pdus WHERE inbound_id = ? ORDER BY id",
+            (inbound_id,),
+        )
+        return [PartRow(r["id"], r["concat_seq"], r["text"], r["pdu"]) for r in rows]
+
+    def update_message_text(
+        self, inbound_id: int, *, text: str | None, truncated: bool, parts: int, missing: int
+    ) -> None:
+        """A late part completed (or filled in) a message recorded without it."""
+        self.db.execute(
+            "UPDATE inbound SET text = ?, truncated = ?, parts = ?, missing_parts = ?"
+            " WHERE id = ?",
+            (text, int(truncated), parts, missing, inbound_id),
+        )
+
     def link_pdus(self, pdu_ids: Sequence[int], inbound_id: int) -> None:
         self.db.execute(
             f"UPDATE pdus SET inbound_id = ? WHERE id IN ({','.join('?' * len(pdu_ids))})",
@@ -340,11 +389,12 @@ class Store:
         parts: int = 1,
         label: str | None = None,
         raid: bool = False,
+        missing_parts: int = 0,
     ) -> int:
         inbound_id = self._insert(
             "INSERT INTO inbound (kind, received_at, sender_raw, sender_ton, sender, sender_kind,"
-            " category, text, truncated, encoding, sent_at, parts, label, raid)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " category, text, truncated, encoding, sent_at, parts, label, raid, missing_parts)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 kind,
                 to_db(received_at),
@@ -360,6 +410,7 @@ class Store:
                 parts,
                 label,
                 int(raid),
+                missing_parts,
             ),
         )
         if sender is not None:
@@ -766,7 +817,8 @@ class Store:
             " (SELECT count(*) FROM replies WHERE state IN ('pending', 'sending'))"
             "   AS replies_pending,"
             " (SELECT count(*) FROM replies WHERE state = 'failed') AS replies_failed,"
-            " (SELECT count(*) FROM pdus WHERE error IS NOT NULL) AS quarantined"
+            " (SELECT count(*) FROM pdus WHERE error IS NOT NULL) AS quarantined,"
+            " (SELECT count(*) FROM inbound WHERE missing_parts > 0) AS incomplete"
         )[0]
         return {key: int(value) for key, value in row.items()}
 

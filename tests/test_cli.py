@@ -455,3 +455,53 @@ def test_the_demo_shows_both_replies_decoded(tmp_path):
     for line in replies:
         assert line.endswith(f": {DEFAULT_REPLY_TEXT}")
     assert "replies sent 2" in result.stdout
+
+
+# -- quarantine -----------------------------------------------------------------------------
+
+
+def quarantined(database: Path, pdu: str, error: str) -> None:
+    store = Store(database)
+    try:
+        store.add_pdu(
+            read_at=NOW, storage="SM", slot=4, pdu=pdu, kind="undecodable", error=error
+        )
+    finally:
+        store.close()
+
+
+def test_quarantine_lists_undecodable_messages_with_their_reason(tmp_path):
+    config = config_for(tmp_path)
+    quarantined(database_of(config), "0791FFFF", "PDU truncated in SMSC address")
+
+    result = run("quarantine", "--config", str(config))
+
+    assert result.exit_code == 0, result.output
+    assert "SM/4" in result.stdout
+    assert "error: PDU truncated in SMSC address" in result.stdout
+    assert "pdu:   0791FFFF" in result.stdout
+    figures = json.loads(run("stats", "--config", str(config), "--json").stdout)
+    assert figures["quarantined"] == 1
+
+
+def test_quarantine_as_json_keeps_the_raw_pdu(tmp_path):
+    config = config_for(tmp_path)
+    quarantined(database_of(config), "07=96p", "PDU is not hexadecimal")
+    [row] = json.loads(run("quarantine", "--config", str(config), "--json").stdout)
+    assert (row["pdu"], row["error"], row["slot"]) == ("07=96p", "PDU is not hexadecimal", 4)
+
+
+def test_quarantine_shows_hostile_bytes_escaped(tmp_path):
+    config = config_for(tmp_path)
+    quarantined(database_of(config), f"07{ESCAPE}{RLO}\x00", "PDU is not hexadecimal")
+    result = run("quarantine", "--config", str(config))
+    assert "\x1b" not in result.stdout
+    assert RLO not in result.stdout
+    assert "\x00" not in result.stdout
+    assert "07\\x1b[2J\\u202e\\x00" in result.stdout
+
+
+def test_an_empty_quarantine_says_so(tmp_path):
+    config = config_for(tmp_path)
+    Store(database_of(config)).close()
+    assert run("quarantine", "--config", str(config)).stdout == "no undecodable message\n"

@@ -11,9 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relouphone.ingest import ReplyRule, ingest_call, ingest_message
+from relouphone.ingest import (
+    MISSING_PART,
+    ReplyRule,
+    ingest_call,
+    ingest_incomplete,
+    ingest_message,
+)
 from relouphone.modem import IncomingCall, StoredMessage
-from relouphone.pdu import encode_deliver, encode_submit
+from relouphone.pdu import decode_pdu, encode_deliver, encode_submit
 from relouphone.store import Store
 
 NOW = datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
@@ -350,3 +356,57 @@ def test_the_reply_rule_home_region_reads_national_numbers(store):
     outcome = ingest_call(store, IncomingCall(number="0470123456", ton=0), NOW, rule)
     assert outcome.sender.e164 == "+32470123456"
     assert replies(store)[0]["due_at"] == "2026-03-08T12:01:00.000000Z"
+
+
+# -- long texts whose parts never all arrive -----------------------------------------------
+
+
+def split_text(parts: list[StoredMessage]) -> list[str]:
+    return [decode_pdu(part.pdu).text for part in parts]
+
+
+def test_a_text_missing_a_part_is_recorded_with_a_gap_and_answered(store):
+    parts = parts_of(NUMBER, LONG_TEXT)
+    assert len(parts) == 3
+    first, _, third = split_text(parts)
+    ingest_message(store, parts[0], NOW, RULE)
+    ingest_message(store, parts[2], NOW + timedelta(seconds=5), RULE)
+    later = NOW + timedelta(hours=2)
+
+    [group] = store.stale_part_groups(later - timedelta(hours=1))
+    outcome = ingest_incomplete(store, group, later, RULE)
+
+    assert outcome.kind == "sms"
+    assert outcome.decision.reason == "replied"
+    [event] = inbound(store)
+    assert event["text"] == first + MISSING_PART + third
+    assert (event["parts"], event["missing_parts"]) == (2, 1)
+    assert event["received_at"] == "2026-03-08T12:00:00.000000Z"  # when it arrived
+    [reply] = replies(store)
+    assert reply["due_at"] == "2026-03-08T14:00:00.000000Z"  # late already: due now
+    assert store.stale_part_groups(later) == []
+
+
+def test_parts_are_waited_for_until_the_timeout(store):
+    parts = parts_of(NUMBER, LONG_TEXT)
+    ingest_message(store, parts[0], NOW, RULE)
+    assert store.stale_part_groups(NOW - timedelta(seconds=1)) == []
+    assert len(store.stale_part_groups(NOW)) == 1
+
+
+def test_a_part_arriving_after_the_timeout_fills_in_the_text_without_a_second_reply(store):
+    parts = parts_of(NUMBER, LONG_TEXT)
+    ingest_message(store, parts[0], NOW, RULE)
+    ingest_message(store, parts[2], NOW, RULE)
+    later = NOW + timedelta(hours=2)
+    [group] = store.stale_part_groups(later)
+    ingest_incomplete(store, group, later, RULE)
+
+    outcome = ingest_message(store, parts[1], later + timedelta(minutes=5), RULE)
+
+    assert outcome.kind == "late part"
+    [event] = inbound(store)
+    assert event["text"] == LONG_TEXT
+    assert (event["parts"], event["missing_parts"]) == (3, 0)
+    assert len(replies(store)) == 1
+    assert rows(store, "senders")[0]["sms_count"] == 1

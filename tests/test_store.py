@@ -79,10 +79,10 @@ def reply_row(store: Store, reply_id: int) -> dict:
 # -- opening and migrating -----------------------------------------------------------------
 
 
-def test_a_new_database_is_migrated_to_schema_version_1():
+def test_a_new_database_is_migrated_to_the_latest_schema():
     store = Store(None)
     try:
-        assert store.schema_version == len(MIGRATIONS) == 1
+        assert store.schema_version == len(MIGRATIONS) == 2
         tables = set(store.db.table_names())
         assert {"inbound", "pdus", "senders", "replies", "heartbeat"} <= tables
     finally:
@@ -97,10 +97,31 @@ def test_reopening_a_migrated_database_keeps_its_data_and_version(tmp_path):
 
     again = Store(path)
     try:
-        assert again.schema_version == 1
+        assert again.schema_version == len(MIGRATIONS)
         assert len(again.inbound()) == 1
     finally:
         again.close()
+
+
+def test_a_version_1_database_is_migrated_keeping_its_messages(tmp_path):
+    path = tmp_path / "relouphone.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0])
+    conn.execute(
+        "INSERT INTO inbound (kind, received_at, sender_raw, sender_kind, text)"
+        " VALUES ('sms', '2026-03-08T12:00:00.000000Z', '0612345678', 'mobile', 'ancien')"
+    )
+    conn.execute("PRAGMA user_version=1")
+    conn.commit()
+    conn.close()
+
+    store = Store(path)
+    try:
+        assert store.schema_version == len(MIGRATIONS)
+        [row] = store.inbound()
+        assert (row["text"], row["missing_parts"]) == ("ancien", 0)
+    finally:
+        store.close()
 
 
 def test_a_file_database_uses_wal_and_full_synchronous_commits(tmp_path):
@@ -123,7 +144,7 @@ def test_the_parent_directory_is_created(tmp_path):
 def test_a_database_from_a_newer_relouphone_is_refused(tmp_path):
     path = tmp_path / "future.db"
     conn = sqlite3.connect(path)
-    conn.execute("PRAGMA user_version=2")
+    conn.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
     conn.close()
     with pytest.raises(StoreError, match="newer"):
         Store(path)
