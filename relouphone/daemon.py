@@ -311,6 +311,10 @@ class Daemon:
             message = modem.read_stored(event.storage, event.slot)
             if message is not None:
                 self._ingest(store, modem, message)
+            else:
+                # Announced but not readable there (a stray line spoiled the answer, or an
+                # earlier rescan took it): list the storage so nothing stays on the SIM.
+                self._ingest_all(store, modem, startup=False)
         elif isinstance(event, IncomingCall):
             self._answer_call(store, modem, event)
 

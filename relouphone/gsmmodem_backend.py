@@ -527,13 +527,36 @@ def _first(lines: list[str], prefix: str) -> str | None:
 
 
 def _pdu_after(lines: list[str], index: int) -> str | None:
-    """The PDU line that follows a +CMGR/+CMGL header, skipping stray unsolicited lines."""
+    """The PDU line that follows a +CMGR/+CMGL header, skipping stray unsolicited lines.
+
+    Should some other line slip in too, the PDU is the one whose length agrees with the
+    header's <length> (TPDU octets, SMSC excluded); failing that, the first.
+    """
+    candidates = []
     for line in lines[index + 1 :]:
         if line == "OK" or line.startswith(("+CMGL:", "+CMGR:")):
-            return None
+            break
         if not is_unsolicited(line):
-            return line.strip().strip('"')
-    return None
+            candidates.append(line.strip().strip('"'))
+    declared = _declared_length(lines[index])
+    for candidate in candidates:
+        if declared is not None and _tpdu_octets(candidate) == declared:
+            return candidate
+    return candidates[0] if candidates else None
+
+
+def _declared_length(header: str) -> int | None:
+    fields = header.split(":", 1)[1].split(",") if ":" in header else []
+    last = fields[-1].strip() if fields else ""
+    return int(last) if last.isdigit() else None
+
+
+def _tpdu_octets(pdu: str) -> int | None:
+    try:
+        octets = bytes.fromhex(pdu)
+    except ValueError:
+        return None
+    return len(octets) - 1 - octets[0] if octets else None
 
 
 def _shown(command: str) -> str:

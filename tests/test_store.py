@@ -27,6 +27,7 @@ STATS_KEYS = {
     "replies_pending",
     "replies_failed",
     "quarantined",
+    "incomplete",
 }
 
 
@@ -408,6 +409,7 @@ def test_stats_count_events_senders_replies_and_quarantine(store):
         "replies_pending": 2,
         "replies_failed": 1,
         "quarantined": 1,
+        "incomplete": 0,
     }
 
 
