@@ -65,6 +65,13 @@ class Story:
         self.daemon = None
         self._thread = None
 
+    def wait_exit(self) -> int | None:
+        """Wait for a daemon that stops by itself; its exit code."""
+        if self._thread is not None:
+            self._thread.join(WAIT)
+            assert not self._thread.is_alive(), "the daemon did not exit"
+        return self.exit_code
+
     def restart_daemon(self) -> None:
         self.stop_daemon()
         self.start_daemon()

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import pytest
 
-from relouphone.daemon import RESET_AFTER_SILENCES
+from relouphone.daemon import EXIT_SIM_LOCKED, RESET_AFTER_SILENCES
 from relouphone.store import Store
 from tests.story import HOUR, Story
 
@@ -235,3 +235,14 @@ def test_a_full_disk_keeps_messages_on_the_sim_says_so_once_and_recovers(story, 
     finally:
         story.stop_daemon()
         store.close()
+
+
+def test_a_missing_sim_stops_the_daemon_with_one_clear_error_and_no_pin_tried(story, caplog):
+    story.sim.fail_next("+CPIN?", cme=10)
+    story.start_daemon(wait_ready=False)
+
+    assert story.wait_exit() == EXIT_SIM_LOCKED  # systemd does not restart it
+    assert modem_state(story) == "sim locked"
+    errors = [r.message for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == ["SIM locked: no SIM card in the modem (+CME ERROR: 10)"]
+    assert not [c for c in story.sim.commands if c.startswith("AT+CPIN=")]
