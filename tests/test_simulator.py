@@ -656,3 +656,112 @@ def test_serve_runs_standalone_until_sigterm(tmp_path: Path) -> None:
         if process.stdout is not None:
             process.stdout.close()
     assert not link.exists() and not os.path.exists(control)
+
+
+# -- faults, as tests inject them --------------------------------------------------------
+
+
+def test_a_hung_modem_answers_nothing(sim: SimulatedModem, client: Client) -> None:
+    sim.hang()
+    client.write(b"AT\r")
+    assert client.silent()
+    sim.recover()
+    assert client.at("AT") == ["OK"]
+
+
+def test_a_hung_modem_still_obeys_a_reset_if_resettable(
+    sim: SimulatedModem, client: Client
+) -> None:
+    sim.hang()
+    client.write(b"AT+CFUN=1,1\r")
+    assert client.lines(4) == ["RDY", "+CFUN: 1", "+CPIN: READY", "SMS Ready"]
+    assert client.at("AT") == ["OK"]
+
+
+def test_a_deaf_modem_ignores_even_a_reset(sim: SimulatedModem, client: Client) -> None:
+    sim.hang(resettable=False)
+    client.write(b"AT+CFUN=1,1\r")
+    assert client.silent(0.5)  # longer than the reboot would take
+
+
+def test_without_network_registration_is_lost_and_sending_refused(
+    sim: SimulatedModem, client: Client
+) -> None:
+    client.at("AT+CMEE=1")
+    sim.set_network(False)
+    assert client.at("AT+CREG?") == ["+CREG: 0,0", "OK"]
+    assert client.at("AT+CMGS=20") == ["+CMS ERROR: 331"]
+    sim.set_network(True)
+    assert client.at("AT+CREG?") == ["+CREG: 0,1", "OK"]
+
+
+def test_a_slow_modem_answers_late(sim: SimulatedModem, client: Client) -> None:
+    sim.slow(0.3)
+    started = time.monotonic()
+    assert client.at("AT") == ["OK"]
+    assert time.monotonic() - started >= 0.3
+
+
+def test_an_injected_failure_hits_the_next_matching_command_only(
+    sim: SimulatedModem, client: Client
+) -> None:
+    client.at("AT+CMEE=1")
+    sim.fail_next("+CMGR", cms=500)
+    sim.fail_next("+CSQ", cme=100)
+    assert client.at("AT") == ["OK"]
+    assert client.at("AT+CMGR=1") == ["+CMS ERROR: 500"]
+    assert client.at("AT+CSQ") == ["+CME ERROR: 100"]
+    assert client.at("AT+CSQ")[-1] == "OK"
+
+
+def test_noise_reaches_the_client_as_is(sim: SimulatedModem, client: Client) -> None:
+    sim.noise(b"\xff\x00junk\r\n")
+    deadline = time.monotonic() + 2
+    while b"junk" not in client.buffer:
+        client._fill(deadline, "the noise")
+    assert client.buffer.startswith(b"\xff\x00junk\r\n")
+
+
+def test_an_unplugged_modem_comes_back_at_the_same_path_with_its_sim(tmp_path: Path) -> None:
+    link = str(tmp_path / "ttyMODEM")
+    with SimulatedModem(symlink=link) as sim:
+        sim.deliver_sms("+33612345678", "gardé sur la SIM", notify=False)
+        client = Client(link)
+        sim.unplug()
+        assert not Path(link).exists()
+        with pytest.raises(serial.SerialException):
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline:
+                client.serial.read(1)
+        client.close()
+
+        sim.replug()
+        client = Client(link)
+        try:
+            assert client.lines(4) == ["RDY", "+CFUN: 1", "+CPIN: READY", "SMS Ready"]
+            assert client.at("AT+CMGF=0") == ["OK"]
+            assert client.at("AT+CMGL=4")[0].startswith("+CMGL: 1,")
+        finally:
+            client.close()
+
+
+def test_faults_can_be_played_through_the_control_socket(
+    sim: SimulatedModem, client: Client, tmp_path: Path
+) -> None:
+    control = str(tmp_path / "control.sock")
+    server, thread = serve_in_thread(sim, control)
+    try:
+        assert send_control(control, {"fault": {"kind": "hang"}}) == {"ok": True}
+        client.write(b"AT\r")
+        assert client.silent()
+        send_control(control, {"fault": {"kind": "recover"}})
+        send_control(control, {"fault": {"kind": "network", "available": False}})
+        assert client.at("AT+CREG?") == ["+CREG: 0,0", "OK"]
+        sim.deliver_sms("+33612345678", "Salut", notify=False)
+        assert list(send_control(control, {"stored": {}})["stored"]) == ["1"]
+        with pytest.raises(ControlError, match="unknown fault"):
+            send_control(control, {"fault": {"kind": "explode"}})
+    finally:
+        server.shutdown()
+        thread.join()
+        server.close()

@@ -103,7 +103,40 @@ class ControlServer:
         if name == "emit":
             self.modem.emit(args["line"])
             return {}
-        raise ValueError(f"unknown command {name!r} (sms, call, sent, emit)")
+        if name == "stored":
+            return {"stored": {str(slot): pdu for slot, pdu in self.modem.stored.items()}}
+        if name == "fault":
+            self._fault(args)
+            return {}
+        raise ValueError(f"unknown command {name!r} (sms, call, sent, emit, stored, fault)")
+
+    def _fault(self, args: dict[str, Any]) -> None:
+        """{"fault": {"kind": ...}}: the faults `SimulatedModem` can play, from outside."""
+        kind = args["kind"]
+        modem = self.modem
+        simple = {
+            "unplug": modem.unplug,
+            "replug": modem.replug,
+            "recover": modem.recover,
+            "reboot": modem.reboot,
+        }
+        if kind in simple:
+            simple[kind]()
+        elif kind == "hang":
+            modem.hang(resettable=bool(args.get("resettable", True)))
+        elif kind == "network":
+            modem.set_network(bool(args["available"]))
+        elif kind == "slow":
+            modem.slow(float(args["seconds"]))
+        elif kind == "noise":
+            modem.noise(bytes.fromhex(args["hex"]))
+        elif kind == "fail_next":
+            modem.fail_next(args["command"], cms=args.get("cms"), cme=args.get("cme"))
+        else:
+            raise ValueError(
+                f"unknown fault {kind!r} (unplug, replug, hang, recover, reboot, network,"
+                " slow, noise, fail_next)"
+            )
 
 
 def _sent_json(message: Any) -> dict[str, Any]:

@@ -305,12 +305,16 @@ class Engine:
 
     def reboot(self, now: float) -> None:
         """AT+CFUN=1,1: deaf for a moment, then the boot URCs, settings reset, PIN asked again."""
+        self.power_off()
+        self.schedule(now + self.options.reboot_delay, self._booted)
+
+    def power_off(self) -> None:
+        """Unplugged: deaf and mute until `reboot` (the SIM keeps its messages)."""
         self._booting = True
         self._prompt = None
         self._line.clear()
         for call in self.calls:
             call.state = "ended"
-        self.schedule(now + self.options.reboot_delay, self._booted)
 
     def _booted(self, now: float) -> None:
         self._booting = False

@@ -202,9 +202,10 @@ class SimulatedModem:
         with self._cond:
             if self._link is not None:
                 # Closed by the serving thread, which may be in select() on it right now.
+                self._link.remove_symlink()
                 self._unplugged.append(self._link)
                 self._link = None
-            self._engine.reboot(time.monotonic())
+            self._engine.power_off()
         self._poke()
 
     def replug(self) -> None:
@@ -212,6 +213,7 @@ class SimulatedModem:
         with self._cond:
             if self._link is None:
                 self._link = PtyLink(self._symlink)
+                self._engine.reboot(time.monotonic())  # powered again: it boots
         self._poke()
 
     def hang(self, *, resettable: bool = True) -> None:

@@ -42,12 +42,16 @@ class PtyLink:
         """The stable symlink if there is one, else the /dev/pts/N device."""
         return self.symlink or self.device
 
-    def close(self) -> None:
-        """Close both ends and remove the symlink (if it still points at our device)."""
+    def remove_symlink(self) -> None:
+        """Take the path away (if it still points at our device): the port is gone."""
         if self.symlink is not None:
             with contextlib.suppress(OSError):
                 if os.readlink(self.symlink) == self.device:
                     os.unlink(self.symlink)
+
+    def close(self) -> None:
+        """Close both ends and remove the symlink."""
+        self.remove_symlink()
         os.close(self.master)
         os.close(self._slave)
 
