@@ -438,9 +438,7 @@ class Daemon:
         now = self.clock.now()
         if now < self.state.budget_hold_until or not self.state.can_send:
             return
-        sent = send_due(
-            store, modem, now, self.limits, max_attempts=self.config.reply.max_attempts
-        )
+        sent = send_due(store, modem, now, self.limits, max_attempts=self.config.reply.max_attempts)
         for result in sent.results:
             if result.state == "sent":
                 log.info("reply %d sent to %s", result.reply_id, result.number)

@@ -323,8 +323,7 @@ class Store:
             (to_db(arrived_before),),
         )
         return [
-            (r["sender_raw"], r["concat_ref"], r["concat_total"], from_db(r["first"]))
-            for r in rows
+            (r["sender_raw"], r["concat_ref"], r["concat_total"], from_db(r["first"])) for r in rows
         ]
 
     def incomplete_message(
@@ -351,8 +350,7 @@ class Store:
     ) -> None:
         """A late part completed (or filled in) a message recorded without it."""
         self.db.execute(
-            "UPDATE inbound SET text = ?, truncated = ?, parts = ?, missing_parts = ?"
-            " WHERE id = ?",
+            "UPDATE inbound SET text = ?, truncated = ?, parts = ?, missing_parts = ? WHERE id = ?",
             (text, int(truncated), parts, missing, inbound_id),
         )
 

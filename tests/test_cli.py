@@ -463,9 +463,7 @@ def test_the_demo_shows_both_replies_decoded(tmp_path):
 def quarantined(database: Path, pdu: str, error: str) -> None:
     store = Store(database)
     try:
-        store.add_pdu(
-            read_at=NOW, storage="SM", slot=4, pdu=pdu, kind="undecodable", error=error
-        )
+        store.add_pdu(read_at=NOW, storage="SM", slot=4, pdu=pdu, kind="undecodable", error=error)
     finally:
         store.close()
 

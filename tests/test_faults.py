@@ -95,9 +95,7 @@ def test_a_wedged_modem_is_set_up_again_then_restarted(story):
 def test_a_modem_that_restarts_by_itself_is_set_up_again(story):
     story.start_daemon()
     story.sim.reboot()
-    wait_until(
-        story, lambda: story.sim.commands.count("ATE0") == 2, "a second set-up", step=0.5
-    )
+    wait_until(story, lambda: story.sim.commands.count("ATE0") == 2, "a second set-up", step=0.5)
     wait_until(story, lambda: story.daemon.ready.is_set(), "ready again")
 
     story.call_arrives(TEXTER)  # caller ID only works if AT+CLIP=1 was sent again
@@ -136,7 +134,7 @@ def test_a_slow_modem_still_gets_everything_through(story):
 def test_garbage_on_the_line_does_not_lose_the_next_message(story):
     story.start_daemon()
     story.sim.noise(b"\xff\xfe\x00\x1b[31m\r\nJUNK\r\n\x80\x81garbage without end")
-    story.sim.noise(b"\r\n+CMTI: \"SM\",99\r\n")  # a new-message line for an empty slot
+    story.sim.noise(b'\r\n+CMTI: "SM",99\r\n')  # a new-message line for an empty slot
     story.text_arrives(TEXTER, "après le bruit")
     story.wait_recorded(1)
     assert story.inbound()[0]["text"] == "après le bruit"
@@ -190,9 +188,7 @@ def test_storage_already_full_at_start_up_is_emptied_and_nothing_is_lost(tmp_pat
         story.start_daemon()
         story.wait_recorded(8)
 
-        assert sorted(row["text"] for row in story.inbound()) == [
-            f"message {i}" for i in range(8)
-        ]
+        assert sorted(row["text"] for row in story.inbound()) == [f"message {i}" for i in range(8)]
         assert story.sim.stored == {}
         assert story.sim.held == []
     finally:
