@@ -242,3 +242,25 @@ def test_a_missing_sim_stops_the_daemon_with_one_clear_error_and_no_pin_tried(st
     errors = [r.message for r in caplog.records if r.levelname == "ERROR"]
     assert errors == ["SIM locked: no SIM card in the modem (+CME ERROR: 10)"]
     assert not [c for c in story.sim.commands if c.startswith("AT+CPIN=")]
+
+
+def test_a_message_whose_deletion_failed_is_read_again_but_counted_once(story):
+    story.start_daemon()
+    story.sim.fail_next("+CMGD", cms=500)  # committed, then the deletion fails
+    story.text_arrives(TEXTER, "une seule fois")
+    wait_until(story, lambda: story.sim.stored == {}, "the message leaves the SIM", step=1)
+
+    story.settle()
+    assert [row["text"] for row in story.inbound()] == ["une seule fois"]
+    story.time_passes(HOUR)
+    story.wait_sent(1)
+
+
+def test_identical_texts_sent_in_the_same_second_are_each_recorded(story):
+    story.start_daemon()
+    moment = story.clock.now()
+    for _ in range(5):  # same sender, text and timestamp: byte for byte the same PDU
+        story.sim.deliver_sms(TEXTER, "spam", timestamp=moment)
+    rows = story.wait_recorded(5)
+    assert [row["text"] for row in rows] == ["spam"] * 5
+    assert story.sim.stored == {}
