@@ -20,7 +20,7 @@ from .clock import Clock, SystemClock
 from .config import Config
 from .errors import ModemError, ModemTimeout, SimPinError, StoreError
 from .flood import RaidDetector
-from .ingest import Outcome, ReplyRule, ingest_call, ingest_incomplete, ingest_message
+from .ingest import UNREAD, Outcome, ReplyRule, ingest_call, ingest_incomplete, ingest_message
 from .modem import IncomingCall, Modem, ModemLost, NewMessage, StoredMessage
 from .outbox import send_due
 from .service import Notifier
@@ -87,8 +87,6 @@ class _State:
     storage_failures: int = 0
     storage_retry_at: float = 0.0
     next_parts_check: float = 0.0
-    # PDU rows the modem deleted, not yet noted in the database (see `_ingest`).
-    deleted: list[int] = field(default_factory=list)
     reconnects: int = 0
     listeners: list[Callable[[str, Outcome | object], None]] = field(default_factory=list)
 
@@ -221,10 +219,6 @@ class Daemon:
                 self._count_turn()
         finally:
             self.ready.clear()
-            try:
-                self._note_deletions(store)
-            except (StoreError, sqlite3.Error) as exc:
-                log.error("could not note deleted messages: %s", exc)
 
     def _turn_once(self, store: Store, modem: Modem) -> None:
         if self.state.storage_error is not None:
@@ -239,8 +233,6 @@ class Daemon:
         event = modem.next_event(self.clock.real_timeout(self._seconds_to_wait(store)))
         if event is not None:
             self._handle(store, modem, event)
-        else:
-            self._note_deletions(store)
 
     # -- a database that cannot be written (full SD card) -----------------------------------
 
@@ -272,7 +264,6 @@ class Daemon:
         self.state.storage_retry_at = self.clock.monotonic() + STORAGE_RETRY_SECONDS
         failures = self.state.storage_failures
         self._ingest_all(store, modem, startup=False)
-        self._note_deletions(store)
         store.write_heartbeat(**self._heartbeat_fields())
         if self.state.storage_failures == failures:
             log.warning("the database takes writes again: resuming")
@@ -321,49 +312,44 @@ class Daemon:
     def _ingest_all(self, store: Store, modem: Modem, *, startup: bool) -> None:
         """Everything in the modem's storage: what arrived while we were down, or lost URCs."""
         messages = modem.list_stored()
+        if startup:
+            self._forget_deleted(store, messages)
         for message in messages:
             # A backlog read at start-up arrived over hours: it is no burst of the moment.
             self._ingest(store, modem, message, arrival=not startup)
-        if startup:
-            held = {(m.storage, m.slot) for m in messages}
-            gone = [
-                pid
-                for pid, storage, slot in store.slots_awaiting_deletion()
-                if (storage, slot) not in held
-            ]
-            if gone:
-                store.mark_pdus_deleted(gone)
+
+    def _forget_deleted(self, store: Store, messages: list[StoredMessage]) -> None:
+        """Messages committed whose deletion was not noted (a crash came in between): the
+        ones whose slot is now empty, or holds another or an unread message, are gone."""
+        held = {(m.storage, m.slot): m for m in messages}
+        gone = []
+        for pid, storage, slot, pdu in store.slots_awaiting_deletion():
+            there = held.get((storage, slot))
+            if there is None or there.pdu != pdu or there.stat == UNREAD:
+                gone.append(pid)
+        if gone:
+            store.mark_pdus_deleted(gone)
 
     def _ingest(
         self, store: Store, modem: Modem, message: StoredMessage, *, arrival: bool = True
     ) -> None:
         if arrival:
             self._observe_arrival(store)
-        deleted = self.state.deleted
         try:
             outcome = ingest_message(
-                store,
-                message,
-                self.clock.now(),
-                self.rule,
-                raid=self.raid.active,
-                deleted=deleted,
+                store, message, self.clock.now(), self.rule, raid=self.raid.active
             )
         except StoreError as exc:
             # Not committed, so not deleted: the message waits on the SIM for a retry.
             self._storage_failed(store, exc)
             return
-        self.state.deleted = []
         self._report(outcome)
         modem.delete_stored(message.storage, message.slot)
         if outcome.pdu_id is not None:
-            # Noted with the next message's commit, or when the loop is idle.
-            self.state.deleted.append(outcome.pdu_id)
-
-    def _note_deletions(self, store: Store) -> None:
-        if self.state.deleted:
-            store.mark_pdus_deleted(self.state.deleted)
-            self.state.deleted = []
+            # Noted before anything else is read: the next message may be an identical
+            # text in this very slot, and a crash before this note would make its read
+            # look like a re-read of this one (see ingest.UNREAD).
+            store.mark_pdus_deleted([outcome.pdu_id])
 
     def _give_up_on_missing_parts(self, store: Store) -> None:
         """Long texts whose parts never all came are recorded as they are, and answered."""

@@ -60,6 +60,8 @@ MAX_LINE_BYTES = 65536
 CLIP_GRACE_SECONDS = 1.0
 # 2 ms is about 23 characters at 115200 baud: enough to batch, too short to notice.
 PARTIAL_LINE_WAIT = 0.002
+# After ESC at connect: long enough for a modem at a prompt to answer, short for start-up.
+PROMPT_ESCAPE_WAIT = 0.1
 
 # Lines a modem sends on its own, which may arrive in the middle of a command's response.
 # +CLIP is unsolicited only with a quoted number: "+CLIP: 1,1" answers AT+CLIP?.
@@ -260,7 +262,12 @@ class GsmModemBackend:
             log.warning("the modem refuses caller ID (AT+CLIP=1): %s; calls will be anonymous", exc)
 
     def _wake(self) -> None:
-        """A modem that just booted, or has stale bytes in its buffer, may miss the first AT."""
+        """A modem that just booted, or has stale bytes in its buffer, may miss the first AT.
+
+        One left waiting at a PDU prompt (a daemon killed mid-send) would take every command
+        for message text, a reset included: ESC leaves the prompt without sending anything.
+        """
+        self._leave_prompt()
         for attempt in range(3):
             try:
                 self.command("AT", timeout=min(2.0, self.command_timeout))
@@ -438,6 +445,11 @@ class GsmModemBackend:
         except Exception:
             log.debug("cancelling the PDU prompt failed", exc_info=True)
 
+    def _leave_prompt(self) -> None:
+        """ESC, in case a prompt is open; its answer (OK) is let pass before the first AT."""
+        self._cancel_prompt()
+        time.sleep(PROMPT_ESCAPE_WAIT)
+
     def hang_up(self) -> None:
         try:
             self.command("ATH")
@@ -470,6 +482,7 @@ class GsmModemBackend:
         awaited; the port may vanish while it reboots, and the daemon reconnects."""
         if not self._connected:
             return
+        self._leave_prompt()
         try:
             self._modem.write("AT+CFUN=1,1", waitForResponse=False)
         except Exception as exc:

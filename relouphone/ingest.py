@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 # read before can never come back unread: an unread message in the slot of one we
 # committed but could not confirm deleting is a new arrival, even with the same bytes
 # (a flooder's identical texts in the same second are byte for byte the same PDU).
+# This holds only if a deletion is noted before the next message is read: the daemon
+# does so, and forgets at start-up the deletions a crash kept it from noting.
 UNREAD = 0
 # Stands for each part of a long text that never arrived.
 MISSING_PART = "[…]"
@@ -103,16 +105,9 @@ def ingest_message(
     rule: ReplyRule,
     *,
     raid: bool = False,
-    deleted: Sequence[int] = (),
 ) -> Outcome:
-    """Record one stored message, or recognise it as one we already hold.
-
-    `deleted`: PDU rows the modem has since confirmed deleting; noting them in the same
-    transaction saves a commit (an fsync on the SD card) per message during a flood.
-    """
+    """Record one stored message, or recognise it as one we already hold."""
     with store.atomic():
-        if deleted:
-            store.mark_pdus_deleted(deleted)
         if message.stat != UNREAD:
             existing = store.pdu_still_on_modem(message.storage, message.slot, message.pdu)
             if existing is not None:

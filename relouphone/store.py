@@ -281,10 +281,10 @@ class Store:
             list(pdu_ids),
         )
 
-    def slots_awaiting_deletion(self) -> list[tuple[int, str, int]]:
-        """(pdu id, storage, slot) of committed messages the modem may still hold."""
-        rows = self._rows("SELECT id, storage, slot FROM pdus WHERE on_modem = 1")
-        return [(r["id"], r["storage"], r["slot"]) for r in rows]
+    def slots_awaiting_deletion(self) -> list[tuple[int, str, int, str]]:
+        """(pdu id, storage, slot, pdu) of committed messages the modem may still hold."""
+        rows = self._rows("SELECT id, storage, slot, pdu FROM pdus WHERE on_modem = 1")
+        return [(r["id"], r["storage"], r["slot"], r["pdu"]) for r in rows]
 
     def waiting_parts(self, sender_raw: str, ref: int, total: int) -> list[PartRow]:
         """Parts of one concatenated message not yet assembled, first arrival per sequence."""

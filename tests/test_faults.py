@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+import serial
 
 from relouphone.daemon import EXIT_SIM_LOCKED, RESET_AFTER_SILENCES
 from relouphone.store import Store
@@ -264,3 +265,37 @@ def test_identical_texts_sent_in_the_same_second_are_each_recorded(story):
     rows = story.wait_recorded(5)
     assert [row["text"] for row in rows] == ["spam"] * 5
     assert story.sim.stored == {}
+
+
+def test_a_crash_before_a_deletion_is_noted_loses_no_identical_text_after_it(story, monkeypatch):
+    # The deletion goes through on the modem, but the daemon dies before noting it.
+    monkeypatch.setattr(Store, "mark_pdus_deleted", lambda self, ids: None)
+    story.start_daemon()
+    moment = story.clock.now()
+    story.sim.deliver_sms(TEXTER, "encore moi", timestamp=moment)
+    story.wait_recorded(1)
+    assert story.sim.wait_for(lambda sim: not sim.stored)
+    story.stop_daemon()
+    monkeypatch.undo()
+
+    # While it is down, the very same bytes land in the very same slot.
+    assert story.sim.deliver_sms(TEXTER, "encore moi", timestamp=moment) == [1]
+    story.start_daemon()
+
+    rows = story.wait_recorded(2)
+    assert [row["text"] for row in rows] == ["encore moi", "encore moi"]
+    assert story.sim.stored == {}
+
+
+def test_a_modem_left_at_the_pdu_prompt_by_a_killed_daemon_is_taken_back(story):
+    # What a daemon killed between AT+CMGS and its PDU leaves behind.
+    with serial.Serial(story.sim.port, 115200, timeout=2) as port:
+        port.write(b"AT+CMGS=20\r")
+        assert port.read_until(b"> ").endswith(b"> ")
+
+    story.start_daemon()
+    story.text_arrives(TEXTER, "et maintenant ?")
+    story.wait_recorded(1)
+    story.time_passes(HOUR)
+    story.wait_sent(1)
+    assert list(story.sent_texts()) == [TEXTER]

@@ -455,7 +455,7 @@ def add_pdu(store: Store, slot: int = 1, pdu: str = "0791AB", **extra) -> int:
 def test_a_stored_pdu_is_still_on_the_modem_until_its_deletion_is_confirmed(store):
     pdu_id = add_pdu(store, slot=3, pdu="07AA")
     assert store.pdu_still_on_modem("SM", 3, "07AA") == pdu_id
-    assert store.slots_awaiting_deletion() == [(pdu_id, "SM", 3)]
+    assert store.slots_awaiting_deletion() == [(pdu_id, "SM", 3, "07AA")]
 
     store.mark_pdus_deleted([pdu_id])
 
@@ -475,7 +475,10 @@ def test_slots_awaiting_deletion_lists_every_undeleted_pdu(store):
     b = add_pdu(store, slot=2)
     c = add_pdu(store, slot=3)
     store.mark_pdus_deleted([b])
-    assert sorted(store.slots_awaiting_deletion()) == [(a, "SM", 1), (c, "SM", 3)]
+    assert sorted(store.slots_awaiting_deletion()) == [
+        (a, "SM", 1, "0791AB"),
+        (c, "SM", 3, "0791AB"),
+    ]
 
 
 def test_waiting_parts_returns_the_first_arrival_of_each_part_in_order(store):
