@@ -88,6 +88,7 @@ class Figures:
     numbers_sent_twice_in_db: int = 0
     unanswered: int = 0
     left_on_sim: int | str = "?"
+    believed_on_sim: int = 0
     ready_rounds: int = 0
     integrity: str = "?"
     elapsed: float = 0.0
@@ -110,7 +111,8 @@ class Figures:
             f"duplicate replies:    {self.duplicate_replies}"
             f" (modem), {self.numbers_sent_twice_in_db} (database)",
             f"senders unanswered:   {self.unanswered}",
-            f"left on the SIM:      {self.left_on_sim}",
+            f"left on the SIM:      {self.left_on_sim}"
+            f" (the database believes {self.believed_on_sim})",
             f"integrity:            {self.integrity}",
             f"elapsed:              {self.elapsed:.1f}s",
         ]
@@ -123,7 +125,7 @@ def run_crash_test(workdir: Path, plan: Plan, say: Callable[[str], None] = print
     rng = random.Random(f"kills {plan.seed}")
     with contextlib.ExitStack() as cleanup:
         simulator = start_simulator(workdir, plan.slots)
-        cleanup.callback(simulator.kill)
+        cleanup.callback(simulator.stop)
         config = write_config(workdir, simulator.link, plan.reply_delay)
         daemon_log = workdir / "daemon.log"
         flood = Flood(simulator.control, plan)
@@ -183,8 +185,9 @@ class Simulator:
     link: Path
     control: Path
 
-    def kill(self) -> None:
-        self.program.kill()
+    def stop(self) -> None:
+        """SIGTERM: it removes its socket and symlink (and is killed if it will not stop)."""
+        self.program.terminate()
 
     def sent(self) -> list[dict[str, Any]]:
         return send_control(str(self.control), {"sent": {}})["sent"]
@@ -202,7 +205,7 @@ def start_simulator(workdir: Path, slots: int) -> Simulator:
             lambda: control.exists() and link.exists(), START_TIMEOUT, "the simulator to start"
         )
     except BaseException:
-        simulator.kill()
+        simulator.stop()
         raise
     return simulator
 
@@ -402,8 +405,17 @@ def check(database: Path, flood: Flood, simulator: Simulator, figures: Figures) 
     figures.injected = flood.total
     runs = [count for (_, body), count in flood.injected.items() if body.startswith(SAME)]
     figures.identical_runs, figures.identical_copies = len(runs), sum(runs)
+    if not database.exists():
+        figures.failures.append(f"no database at {database}: no daemon ever started")
+        return
+    try:
+        sent = simulator.sent()
+    except ControlError as exc:
+        figures.failures.append(f"cannot ask the simulator what it sent: {exc}")
+        sent = []
     check_inbound(database, flood.injected, figures)
-    check_replies(database, simulator.sent(), figures)
+    check_replies(database, sent, figures)
+    [(figures.believed_on_sim,)] = query(database, "SELECT count(*) FROM pdus WHERE on_modem")
     [(figures.integrity,)] = query(database, "PRAGMA integrity_check")
     if figures.integrity != "ok":
         figures.failures.append(f"integrity_check: {figures.integrity}")
