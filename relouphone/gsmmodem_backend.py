@@ -73,9 +73,18 @@ _UNSOLICITED = re.compile(
 # What a modem says as it boots: it restarted on its own (brown-out, firmware crash) and
 # forgot our settings (PDU mode, notifications, caller ID), and its SIM may want the PIN.
 _BOOT = re.compile(r"^(RDY|\^SYSSTART|\+CPIN: NOT READY)$")
-_CMTI = re.compile(r'^\+CMTI:\s*"?([A-Z]{2})"?\s*,\s*(\d+)')
-_CLIP = re.compile(r'^\+CLIP:\s*"([^"]*)"\s*,\s*(\d+)(.*)$')
-_FINAL_ERROR = re.compile(r"^\+CM([ES]) ERROR:\s*(\d+)")
+# Numbers are ASCII digits (re.ASCII: \\d would take any script's digits) and a few at most:
+# a hostile or garbled line may hold thousands, which int() refuses beyond 4300.
+MAX_NUMBER_DIGITS = 9
+_NUMBER = rf"(\d{{1,{MAX_NUMBER_DIGITS}}})(?!\d)"
+_CMTI = re.compile(rf'^\+CMTI:\s*"?([A-Z]{{2}})"?\s*,\s*{_NUMBER}', re.ASCII)
+_CLIP = re.compile(rf'^\+CLIP:\s*"([^"]*)"\s*,\s*{_NUMBER}(.*)$', re.ASCII)
+_CLIP_NUMBER = re.compile(r'^\+CLIP:\s*"([^"]*)"')
+_FINAL_ERROR = re.compile(rf"^\+CM([ES]) ERROR:\s*{_NUMBER}", re.ASCII)
+_FINAL_ERROR_ANY = re.compile(r"^\+CM([ES]) ERROR:")
+_CMGL = re.compile(rf"^\+CMGL:\s*{_NUMBER}\s*,\s*{_NUMBER}", re.ASCII)
+_CMGR = re.compile(rf"^\+CMGR:\s*{_NUMBER}", re.ASCII)
+_NUMBERS = re.compile(r"\d+", re.ASCII)
 _REGISTRATION = {
     0: "not registered",
     1: "registered (home)",
@@ -148,7 +157,7 @@ class _MendedGsmModem(GsmModem):
                 break
             raw = bytes(buffer[:end])
             del buffer[: end + 2]
-            line = raw.decode("utf-8", errors="replace").strip("\r\x00 ")
+            line = raw.decode("utf-8", errors="replace").strip("\r\n\x00 ")
             if line:
                 self._handleLineRead(line)
         term = self._expectResponseTermSeq
@@ -157,9 +166,13 @@ class _MendedGsmModem(GsmModem):
             buffer.clear()
             self._handleLineRead(line, checkForResponseTerm=False)
         elif len(buffer) > MAX_LINE_BYTES:
-            # Garbage without line ends must not grow memory without bound.
+            # Garbage without line ends must not grow memory without bound. A CR at the end
+            # may be half of the CRLF that ends it: kept, it ends the run when the LF comes.
             log.warning("dropping %d bytes of unterminated input from the modem", len(buffer))
+            ends_on_cr = buffer.endswith(b"\r")
             buffer.clear()
+            if ends_on_cr:
+                buffer += b"\r"
 
     def _handleLineRead(self, line: str, checkForResponseTerm: bool = True) -> None:
         """Defect 6 and interleaved URCs: unsolicited lines go to the queue, never the response."""
@@ -387,8 +400,8 @@ class GsmModemBackend:
                 continue
             lines = self.command("AT+CMGL=4", timeout=max(self.command_timeout, 30))
             for index, line in enumerate(lines):
-                header = re.match(r"^\+CMGL:\s*(\d+)\s*,\s*(\d+)", line)
-                pdu = _pdu_after(lines, index)
+                header = _CMGL.match(line)
+                pdu = _pdu_after(lines, index) if header else None
                 if header and pdu is not None:
                     slot, stat = int(header.group(1)), int(header.group(2))
                     messages.append(StoredMessage(storage, slot, stat, pdu))
@@ -403,8 +416,8 @@ class GsmModemBackend:
                 return None
             raise
         for index, line in enumerate(lines):
-            header = re.match(r"^\+CMGR:\s*(\d+)", line)
-            pdu = _pdu_after(lines, index)
+            header = _CMGR.match(line)
+            pdu = _pdu_after(lines, index) if header else None
             if header and pdu is not None:
                 return StoredMessage(storage, slot, int(header.group(1)), pdu)
         return None
@@ -435,7 +448,7 @@ class GsmModemBackend:
             line = _first(lines, "+CMGS:")
             if line is None:
                 raise SendUncertain("the modem accepted a part but gave no +CMGS reference")
-            refs.append(int(re.sub(r"\D", "", line.split(":", 1)[1].split(",")[0]) or 0))
+            refs.append(_leading_number(line.split(":", 1)[1]) or 0)
         return refs
 
     def _cancel_prompt(self) -> None:
@@ -459,15 +472,14 @@ class GsmModemBackend:
     def health(self) -> ModemHealth:
         signal = None
         csq = _first(self.command("AT+CSQ"), "+CSQ:")
-        if csq:
-            rssi = int(re.findall(r"\d+", csq)[0])
-            signal = None if rssi == 99 else rssi
+        rssi = _leading_number(csq.split(":", 1)[1]) if csq else None
+        signal = None if rssi == 99 else rssi
         registration = "unknown"
         creg = _first(self.command("AT+CREG?"), "+CREG:")
         if creg:
-            fields = re.findall(r"\d+", creg)
+            fields = _NUMBERS.findall(creg)
             if len(fields) >= 2:
-                registration = _REGISTRATION.get(int(fields[1]), "unknown")
+                registration = _REGISTRATION.get(_small_number(fields[1]), "unknown")
         operator = None
         try:
             cops = _first(self.command("AT+COPS?"), "+COPS:")
@@ -509,7 +521,9 @@ def _parse_clip(line: str) -> IncomingCall:
     """Defect 3: the number stays as the network gave it; its type of address says the rest."""
     match = _CLIP.match(line)
     if not match:
-        return IncomingCall(number=None, ton=None)
+        # A type of address we cannot read: the number alone still says who called.
+        quoted = _CLIP_NUMBER.match(line)
+        return IncomingCall(number=(quoted.group(1) or None) if quoted else None, ton=None)
     number, type_of_address, rest = match.groups()
     ton = (int(type_of_address) >> 4) & 0x7
     # The 6th field, CLI validity: 1 withheld by the caller, 2 not available.
@@ -524,6 +538,9 @@ def _raise_for_final(command: str, final: str) -> None:
     if match:
         kind, code = f"CM{match.group(1)}", int(match.group(2))
         raise ModemError(f"{_shown(command)}: +{kind} ERROR: {code}", kind=kind, code=code)
+    match = _FINAL_ERROR_ANY.match(final)
+    if match:  # no code we can read: an error all the same, of no known kind
+        raise ModemError(f"{_shown(command)}: {_shown(final)}", kind=f"CM{match.group(1)}")
     if final in ("ERROR", "COMMAND NOT SUPPORT") or final.endswith("ERROR"):
         raise ModemError(f"{_shown(command)}: {final}")
 
@@ -560,8 +577,20 @@ def _pdu_after(lines: list[str], index: int) -> str | None:
 
 def _declared_length(header: str) -> int | None:
     fields = header.split(":", 1)[1].split(",") if ":" in header else []
-    last = fields[-1].strip() if fields else ""
-    return int(last) if last.isdigit() else None
+    return _small_number(fields[-1].strip()) if fields else None
+
+
+def _small_number(text: str) -> int | None:
+    """`text` as a number if it is one of a few ASCII digits: `str.isdigit` takes "²"."""
+    if text.isascii() and text.isdigit() and len(text) <= MAX_NUMBER_DIGITS:
+        return int(text)
+    return None
+
+
+def _leading_number(text: str) -> int | None:
+    """The first number in `text` ("17,99" -> 17), if it is a small one."""
+    match = _NUMBERS.search(text)
+    return _small_number(match.group()) if match else None
 
 
 def _tpdu_octets(pdu: str) -> int | None:

@@ -134,6 +134,8 @@ class Engine:
 
     def _hung_byte(self, byte: int, now: float) -> None:
         """A wedged modem answers nothing; one whose AT task is stuck still obeys a reset."""
+        if byte == ESC:
+            return  # as when not wedged: outside a prompt it is no part of a command
         if byte not in (0x0D, 0x0A):
             self._line.append(byte)
             return
