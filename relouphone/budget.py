@@ -7,8 +7,9 @@ and splits them into those to send now, those to expire and those that wait. The
 
 1. A reply not yet due is left alone (it is in none of the lists). Since a reply is never
    due before it was created, a clock that jumped back holds replies until it catches up.
-2. **Expiry first**: a reply created more than `max_wait` ago expires instead of leaving
-   days late to someone who has moved on.
+2. **Expiry first**: a reply that has been due for more than `max_wait` expires instead of
+   leaving days late to someone who has moved on. It is counted from the due time, not the
+   creation, so that a reply delay longer than `max_wait` still leaves.
 3. **Order**: "normal" replies before "burst" ones, then oldest due first, then by id.
 4. **Pacing**: at most `per_minute` sends in any 60 s and `per_day` in any 86,400 s.
 5. **Distinct recipients**: at most `distinct_recipients_per_month` distinct numbers in any
@@ -63,7 +64,7 @@ class Limits:
     per_day: int = 100
     # Over any rolling MONTH_SECONDS window, stricter than any billing cycle.
     distinct_recipients_per_month: int = 99
-    # A reply waiting longer than this since it was created expires.
+    # A reply still held by the limits this long after it fell due expires.
     max_wait: float = 7 * 86400
     # At most this share of the monthly distinct-recipient cap may go to "burst" replies.
     burst_share: float = 0.05
@@ -133,7 +134,7 @@ def plan(candidates: Sequence[Candidate], usage: Usage, limits: Limits, now: dat
     """Split the due candidates into send / expire / wait, following the module's rules."""
     due = [c for c in candidates if c.due_at <= now]
     max_wait = timedelta(seconds=limits.max_wait)
-    expire = tuple(c for c in due if now - c.created_at > max_wait)
+    expire = tuple(c for c in due if now - c.due_at > max_wait)
     expired_ids = {c.reply_id for c in expire}
     queue = sorted((c for c in due if c.reply_id not in expired_ids), key=_order)
 
@@ -183,7 +184,7 @@ def next_slot(attempts: Iterable[datetime], limits: Limits, now: datetime) -> da
     later-than-`now` ones count, as in `Usage`). Returns `now` if a send fits now, None if
     none ever will (a limit of zero). The monthly recipient cap is not considered: a reply
     waiting for it is re-planned when the daemon wakes for another reason, and expires at
-    `created_at + max_wait` at the latest.
+    `due_at + max_wait` at the latest.
     """
     times = list(attempts)
     slot = now

@@ -267,6 +267,23 @@ def unallow(config_path: Path, number: str) -> None:
     click.echo(f"{e164} no longer allowed" if removed else f"{e164} was not on the allow list")
 
 
+@cli.command("pin-retry")
+@config_option
+def pin_retry(config_path: Path) -> None:
+    """Let the daemon try the configured SIM PIN once more after the SIM refused it.
+
+    Only once the SIM is known to take this PIN (unlocked in a phone, say): each refused
+    try brings it closer to PUK.
+    """
+    store = _open_store(_config(config_path))
+    with closing(store):
+        forgotten = store.forget_refused_pins()
+    if forgotten:
+        click.echo("the daemon will try the configured PIN once more at its next start")
+    else:
+        click.echo("no refused PIN on record: nothing to do")
+
+
 @cli.command("lists")
 @config_option
 @json_option

@@ -7,6 +7,7 @@ lines; every write to the store and every command to the modem happens on this l
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import sqlite3
@@ -88,6 +89,7 @@ class _State:
     storage_retry_at: float = 0.0
     next_parts_check: float = 0.0
     reconnects: int = 0
+    served: bool = False  # this connection got as far as ready
     listeners: list[Callable[[str, Outcome | object], None]] = field(default_factory=list)
 
 
@@ -157,20 +159,28 @@ class Daemon:
             log.warning("%d replies were interrupted mid-send; not resending them", len(settled))
 
     def _run_with(self, store: Store) -> int:
+        if self._pin_refused_before(store):
+            return EXIT_SIM_LOCKED
         attempt = 0
         silent = 0
         while not self.stop_event.is_set():
             modem = self._modem_factory()
+            self.state.served = False
             try:
                 self._set_modem_state(store, "connecting")
                 modem.connect()
-                attempt = silent = 0
                 self._serve(store, modem)
             except SimPinError as exc:
                 log.error("SIM locked: %s", exc)
+                if exc.refused_pin:
+                    self._guarded(store, lambda: self._remember_refused_pin(store))
                 self._set_modem_state(store, "sim locked", detail=str(exc))
                 return EXIT_SIM_LOCKED
             except ModemTimeout as exc:
+                # Counted until the modem has served a while: one that answers its set-up
+                # and then falls silent is as wedged as one that never answers.
+                if self.state.served:
+                    attempt = silent = 0
                 # The port is there but the modem is mute: wedged.
                 silent += 1
                 log.warning("the modem does not answer (%d times in a row): %s", silent, exc)
@@ -183,6 +193,8 @@ class Daemon:
             except (ModemError, _LinkLost) as exc:
                 # Unplugged or the port is gone. The watchdog is fed only while the modem
                 # answers, so a modem gone for good gets us restarted by systemd.
+                if self.state.served:
+                    attempt = silent = 0
                 log.warning("modem unavailable: %s", exc)
                 self._set_modem_state(store, "disconnected", detail=str(exc))
             finally:
@@ -196,6 +208,34 @@ class Daemon:
             self._pause(delay)
         self._set_modem_state(store, "stopped")
         return 0
+
+    @property
+    def _pin_fingerprint(self) -> str:
+        """The configured PIN's fingerprint: the database need not hold the PIN itself."""
+        return hashlib.sha256(f"relouphone SIM PIN {self.config.modem.pin}".encode()).hexdigest()
+
+    def _remember_refused_pin(self, store: Store) -> None:
+        store.note_pin_refused(self._pin_fingerprint, self.clock.now())
+
+    def _pin_refused_before(self, store: Store) -> bool:
+        """A PIN the SIM refused is never tried again: three tries lock the SIM into PUK,
+        and a Raspberry Pi that loses power restarts the daemon without anyone noticing."""
+        if not self.config.modem.pin:
+            return False
+        try:
+            refused_at = store.pin_refused_at(self._pin_fingerprint)
+        except (StoreError, sqlite3.Error):
+            refused_at = None  # the attempt is refused below if it fails: one try, as before
+        if refused_at is None:
+            return False
+        detail = (
+            f"the SIM refused the configured PIN on {refused_at:%Y-%m-%d %H:%M} UTC: not trying"
+            " it again. Put the right PIN in [modem] pin, or if this one is right after all"
+            " (the SIM was unlocked in a phone), run `relouphone pin-retry`"
+        )
+        log.error("SIM locked: %s", detail)
+        self._set_modem_state(store, "sim locked", detail=detail)
+        return True
 
     def _pause(self, seconds: float) -> None:
         """Wait `seconds` of clock time, or until asked to stop."""
@@ -212,6 +252,7 @@ class Daemon:
         self._refresh_health(store, modem)
         self.notifier.ready()
         self.ready.set()
+        self.state.served = True
         log.info("ready on %s", self.config.modem.port)
         try:
             while not self.stop_event.is_set():

@@ -41,7 +41,14 @@ class ModemTimeout(ModemError, TimeoutError):
 
 
 class SimPinError(ModemError):
-    """The SIM needs a PIN we do not have, or refused ours: retrying could lock it (PUK)."""
+    """The SIM needs a PIN we do not have, or refused ours: retrying could lock it (PUK).
+
+    `refused_pin` is true when the SIM was given the configured PIN and said no.
+    """
+
+    def __init__(self, message: str, *, refused_pin: bool = False):
+        super().__init__(message)
+        self.refused_pin = refused_pin
 
 
 class PduError(RelouphoneError, ValueError):

@@ -56,6 +56,20 @@ log = logging.getLogger(__name__)
 
 CTRL_Z = "\x1a"
 MAX_LINE_BYTES = 65536
+# A SIM that just booted or took its PIN says NOT READY (or SIM busy) for a few seconds.
+SIM_READY_CHECKS = 10
+SIM_READY_WAIT = 1.0
+_SIM_SETTLING = frozenset({"NOT READY", "SIM BUSY", "UNKNOWN"})
+_SIM_BUSY = {"CME": 14, "CMS": 314}
+# No usable SIM at all: nothing to wait for, and nothing a retry could fix.
+_SIM_ABSENT = {
+    ("CME", 10): "no SIM card in the modem",
+    ("CMS", 310): "no SIM card in the modem",
+    ("CME", 13): "the SIM card has failed",
+    ("CMS", 313): "the SIM card has failed",
+    ("CME", 15): "the SIM card is not one this modem accepts",
+    ("CMS", 315): "the SIM card is not one this modem accepts",
+}
 # A RING with no +CLIP after this long is a call without caller ID.
 CLIP_GRACE_SECONDS = 1.0
 # 2 ms is about 23 characters at 115200 baud: enough to batch, too short to notice.
@@ -79,6 +93,8 @@ MAX_NUMBER_DIGITS = 9
 _NUMBER = rf"(\d{{1,{MAX_NUMBER_DIGITS}}})(?!\d)"
 _CMTI = re.compile(rf'^\+CMTI:\s*"?([A-Z]{{2}})"?\s*,\s*{_NUMBER}', re.ASCII)
 _CLIP = re.compile(rf'^\+CLIP:\s*"([^"]*)"\s*,\s*{_NUMBER}(.*)$', re.ASCII)
+# A query (AT+CPIN?): only its answer can look like a line the modem sends on its own.
+_EXTENDED_QUERY = re.compile(r"^AT([+^][A-Za-z]+)\?$", re.ASCII)
 _CLIP_NUMBER = re.compile(r'^\+CLIP:\s*"([^"]*)"')
 _FINAL_ERROR = re.compile(rf"^\+CM([ES]) ERROR:\s*{_NUMBER}", re.ASCII)
 _FINAL_ERROR_ANY = re.compile(r"^\+CM([ES]) ERROR:")
@@ -107,6 +123,9 @@ class _MendedGsmModem(GsmModem):
         super().__init__(port, baudrate)
         self._lines = lines
         self.link_failure: str | None = None
+        # What the answer to the pending command starts with ("+CPIN:" for AT+CPIN?): such
+        # a line is the answer even if the modem may also send it on its own.
+        self.answer_prefix: str | None = None
 
     def _open_link(self) -> None:
         """Defect 2: open without RTS/CTS or DSR/DTR flow control, which many modems lack."""
@@ -177,7 +196,8 @@ class _MendedGsmModem(GsmModem):
     def _handleLineRead(self, line: str, checkForResponseTerm: bool = True) -> None:
         """Defect 6 and interleaved URCs: unsolicited lines go to the queue, never the response."""
         waiting = self._responseEvent is not None and not self._responseEvent.is_set()
-        if waiting and not (checkForResponseTerm and is_unsolicited(line)):
+        answer = self.answer_prefix is not None and line.startswith(self.answer_prefix)
+        if waiting and (answer or not (checkForResponseTerm and is_unsolicited(line))):
             self._response.append(line)
             if not checkForResponseTerm or self.RESPONSE_TERM.match(line):
                 self._responseEvent.set()
@@ -227,6 +247,7 @@ class GsmModemBackend:
     ) -> list[str]:
         """Send one command; return the response lines or raise our error for the final one."""
         timeout = self.command_timeout if timeout is None else timeout
+        self._modem.answer_prefix = _answer_prefix(line)
         try:
             lines = self._modem.write(
                 line,
@@ -292,7 +313,7 @@ class GsmModemBackend:
                 continue
 
     def _unlock_sim(self) -> None:
-        state = self._sim_state()
+        state = self._settled_sim_state()
         if state == "READY":
             return
         if state != "SIM PIN":
@@ -303,10 +324,24 @@ class GsmModemBackend:
             self.command(f'AT+CPIN="{self.pin}"', timeout=30)
         except ModemError as exc:
             # One attempt only: retrying a wrong PIN would lock the SIM into PUK.
-            raise SimPinError(f"the SIM refused the configured PIN ({exc}); not retrying") from exc
-        time.sleep(0.5)
-        if self._sim_state() != "READY":
+            raise SimPinError(
+                f"the SIM refused the configured PIN ({exc}); not retrying", refused_pin=True
+            ) from exc
+        if self._settled_sim_state() != "READY":
             raise SimPinError("the SIM is still locked after the PIN was accepted")
+
+    def _settled_sim_state(self) -> str:
+        """The SIM's state once it has one: right after a boot or a PIN it is not ready yet.
+
+        A SIM that stays not ready is a passing fault (ModemError: reconnect later), never
+        a reason to stop for good as a locked SIM is.
+        """
+        for _ in range(SIM_READY_CHECKS):
+            state = self._sim_state()
+            if state not in _SIM_SETTLING:
+                return state
+            time.sleep(SIM_READY_WAIT)
+        raise ModemError(f"the SIM is not ready (AT+CPIN? says {state}); trying again later")
 
     def _sim_state(self) -> str:
         try:
@@ -318,8 +353,11 @@ class GsmModemBackend:
                 raise
             return match.group(1).strip()
         except ModemError as exc:
-            if exc.code == 10:
-                raise SimPinError("no SIM card in the modem (+CME ERROR: 10)") from exc
+            if exc.code == _SIM_BUSY.get(exc.kind):
+                return "SIM BUSY"
+            absent = _SIM_ABSENT.get((exc.kind, exc.code))
+            if absent:
+                raise SimPinError(f"{absent} (+{exc.kind} ERROR: {exc.code})") from exc
             raise
         line = _first(lines, "+CPIN:")
         return line.split(":", 1)[1].strip() if line else "UNKNOWN"
@@ -515,6 +553,12 @@ class GsmModemBackend:
             self._modem.serial.close()
         except Exception:
             log.debug("closing the port failed", exc_info=True)
+
+
+def _answer_prefix(command: str) -> str | None:
+    """The prefix of the answer to a query: "+CPIN:" for AT+CPIN?."""
+    match = _EXTENDED_QUERY.match(command)
+    return f"{match.group(1).upper()}:" if match else None
 
 
 def _parse_clip(line: str) -> IncomingCall:

@@ -135,7 +135,25 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX pdus_parts ON pdus(sender_raw, concat_ref, concat_total)
         WHERE concat_total IS NOT NULL;
     """,
+    # 3: senders without a phone number (short codes, names) are counted too, as received;
+    # a PIN the SIM refused is remembered, so that no restart spends another attempt on it.
+    """
+    CREATE INDEX inbound_sender_raw ON inbound(sender_raw) WHERE sender IS NULL;
+    INSERT OR IGNORE INTO senders (number, first_seen, last_seen, sms_count, call_count)
+        SELECT sender_raw, min(received_at), max(received_at),
+               sum(kind = 'sms'), sum(kind = 'call')
+        FROM inbound WHERE sender IS NULL AND sender_raw != '' GROUP BY sender_raw;
+    CREATE TABLE refused_pins (
+        fingerprint TEXT PRIMARY KEY,
+        refused_at TEXT NOT NULL
+    );
+    """,
 )
+
+
+# The inbound events of the sender `s.number`: its normalised number or, lacking one, the
+# address as received (see record_inbound).
+_FROM_SENDER = "(sender = s.number OR (sender IS NULL AND sender_raw = s.number))"
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,8 +429,9 @@ class Store:
                 missing_parts,
             ),
         )
-        if sender is not None:
-            self._count_sender(sender, kind, received_at)
+        # A sender without a phone number (a short code, a name) is counted as received.
+        if sender or sender_raw:
+            self._count_sender(sender or sender_raw, kind, received_at)
         return inbound_id
 
     def _count_sender(self, number: str, kind: str, at: datetime) -> None:
@@ -643,6 +662,26 @@ class Store:
             for name in ("blocklist", "allowlist")
         }
 
+    # -- the SIM PIN -------------------------------------------------------------------------
+
+    def pin_refused_at(self, fingerprint: str) -> datetime | None:
+        """When the SIM refused the PIN with this fingerprint, if it ever did."""
+        value = self._scalar(
+            "SELECT refused_at FROM refused_pins WHERE fingerprint = ?", (fingerprint,)
+        )
+        return from_db(value) if value else None
+
+    def note_pin_refused(self, fingerprint: str, at: datetime) -> None:
+        with self.atomic():
+            self.db.execute(
+                "INSERT OR REPLACE INTO refused_pins (fingerprint, refused_at) VALUES (?, ?)",
+                (fingerprint, to_db(at)),
+            )
+
+    def forget_refused_pins(self) -> int:
+        with self.atomic():
+            return self.db.execute("DELETE FROM refused_pins").rowcount
+
     # -- raids -----------------------------------------------------------------------------
 
     def raid_started(self, at: datetime) -> None:
@@ -661,10 +700,10 @@ class Store:
         orders = {"last_seen": "s.last_seen DESC", "count": "s.sms_count + s.call_count DESC"}
         return self._rows(
             "SELECT s.number, s.first_seen, s.last_seen, s.sms_count, s.call_count,"
-            " (SELECT category FROM inbound WHERE sender = s.number ORDER BY id DESC LIMIT 1)"
+            f" (SELECT category FROM inbound WHERE {_FROM_SENDER} ORDER BY id DESC LIMIT 1)"
             "   AS category,"
             " (SELECT group_concat(decision || ':' || n) FROM (SELECT decision, count(*) AS n"
-            "   FROM inbound WHERE sender = s.number GROUP BY decision)) AS decisions,"
+            f"   FROM inbound WHERE {_FROM_SENDER} GROUP BY decision)) AS decisions,"
             " (SELECT state FROM replies WHERE number = s.number ORDER BY id DESC LIMIT 1)"
             "   AS reply_state,"
             " EXISTS (SELECT 1 FROM blocklist WHERE number = s.number) AS blocked,"

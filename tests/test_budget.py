@@ -64,16 +64,24 @@ def test_a_reply_due_exactly_now_leaves():
 # --- expiry -------------------------------------------------------------------------------
 
 
-def test_a_reply_created_longer_than_max_wait_ago_expires_instead_of_leaving():
+def test_a_reply_due_longer_than_max_wait_ago_expires_instead_of_leaving():
     limits = Limits(max_wait=7 * 86400)
-    old, just_in_time = reply(1, age=7 * 86400 + 1), reply(2, age=7 * 86400)
+    week = 7 * 86400
+    old, just_in_time = reply(1, age=week + 2, late=week + 1), reply(2, age=week + 1, late=week)
     result = plan([old, just_in_time], NOTHING_SENT, limits, NOW)
     assert ids(result.expire) == [1]
     assert ids(result.send) == [2]
 
 
+def test_a_reply_delay_longer_than_max_wait_does_not_expire_the_reply():
+    # [reply] delay may be up to 30 days; max_wait counts from when the reply falls due.
+    limits = Limits(max_wait=7 * 86400)
+    result = plan([reply(1, age=8 * 86400, late=0)], NOTHING_SENT, limits, NOW)
+    assert (ids(result.send), ids(result.expire)) == ([1], [])
+
+
 def test_expiry_comes_before_the_limits():
-    result = plan([reply(1, age=10)], usage(minute=5, day=100), Limits(max_wait=5), NOW)
+    result = plan([reply(1, late=10)], usage(minute=5, day=100), Limits(max_wait=5), NOW)
     assert (ids(result.expire), ids(result.send), ids(result.wait)) == ([1], [], [])
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from relouphone import gsmmodem_backend as backend_module
 from relouphone.errors import ModemError, ModemTimeout, SimPinError
 from relouphone.gsmmodem_backend import GsmModemBackend, is_unsolicited
 from relouphone.modem import IncomingCall, ModemLost, NewMessage
@@ -199,6 +200,80 @@ def test_a_locked_sim_without_a_configured_pin_is_a_clear_error(scripted_peer):
     finally:
         backend.close()
     assert not [c for c in peer.commands if c.startswith("AT+CPIN=")]
+
+
+def test_a_sim_not_ready_yet_is_waited_for_and_not_taken_for_a_locked_one(
+    scripted_peer, monkeypatch
+):
+    # Right after a boot, the answer to AT+CPIN? is "+CPIN: NOT READY", a line modems also
+    # send on their own: it must be read as the answer, and waited out.
+    monkeypatch.setattr(backend_module, "SIM_READY_WAIT", 0.01)
+    answers = iter([["+CPIN: NOT READY", "OK"], ["+CME ERROR: 14"]])
+
+    def answer(command: str):
+        if command == "AT+CPIN?":
+            return next(answers, ["+CPIN: READY", "OK"])
+        return plain_modem(command)
+
+    peer = scripted_peer(answer)
+    backend = GsmModemBackend(peer.port, command_timeout=2.0)
+    try:
+        backend.connect()
+    finally:
+        backend.close()
+    assert peer.commands.count("AT+CPIN?") == 3
+
+
+def test_a_sim_that_stays_not_ready_is_a_passing_fault_not_a_locked_sim(scripted_peer, monkeypatch):
+    monkeypatch.setattr(backend_module, "SIM_READY_WAIT", 0.01)
+
+    def answer(command: str):
+        if command == "AT+CPIN?":
+            return ["+CPIN: NOT READY", "OK"]
+        return plain_modem(command)
+
+    peer = scripted_peer(answer)
+    backend = GsmModemBackend(peer.port, command_timeout=2.0)
+    try:
+        with pytest.raises(ModemError, match="not ready") as raised:
+            backend.connect()
+    finally:
+        backend.close()
+    assert not isinstance(raised.value, SimPinError)  # the daemon reconnects, never exits
+
+
+@pytest.mark.parametrize("error", ["+CME ERROR: 10", "+CME ERROR: 13", "+CMS ERROR: 310"])
+def test_a_missing_or_failed_sim_is_a_clear_error(scripted_peer, error):
+    def answer(command: str):
+        if command == "AT+CPIN?":
+            return [error]
+        return plain_modem(command)
+
+    peer = scripted_peer(answer)
+    backend = GsmModemBackend(peer.port, command_timeout=2.0)
+    try:
+        with pytest.raises(SimPinError, match="SIM card"):
+            backend.connect()
+    finally:
+        backend.close()
+
+
+def test_a_refused_pin_says_so(scripted_peer):
+    def answer(command: str):
+        if command == "AT+CPIN?":
+            return ["+CPIN: SIM PIN", "OK"]
+        if command.startswith("AT+CPIN="):
+            return ["+CME ERROR: 16"]
+        return plain_modem(command)
+
+    peer = scripted_peer(answer)
+    backend = GsmModemBackend(peer.port, pin="1234", command_timeout=2.0)
+    try:
+        with pytest.raises(SimPinError) as raised:
+            backend.connect()
+    finally:
+        backend.close()
+    assert raised.value.refused_pin
 
 
 def test_an_unplugged_modem_is_reported_as_lost(connect):

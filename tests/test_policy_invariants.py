@@ -330,7 +330,7 @@ def check_limits(model: Model, limits: Limits) -> None:
         assert sum(attempts[i].id in brought_by_burst for i in inside) <= burst_cap(limits)
     for r in attempts:
         assert r.due_at <= r.attempted_at  # never early, even after the clock went back
-        assert (r.attempted_at - r.created_at).total_seconds() <= limits.max_wait
+        assert (r.attempted_at - r.due_at).total_seconds() <= limits.max_wait
 
 
 def check_cooldown(model: Model, rules: Rules, allowed: frozenset[int]) -> None:

@@ -114,6 +114,9 @@ class Simulator:
     def sent(self) -> list[dict]:
         return send_control(str(self.control), {"sent": {}})["sent"]
 
+    def commands(self) -> list[str]:
+        return send_control(str(self.control), {"commands": {}})["commands"]
+
 
 def start_simulator(tmp_path: Path, start, *options: str) -> Simulator:
     link, control = tmp_path / "modem", tmp_path / "sim.sock"
@@ -242,5 +245,33 @@ def test_a_sim_pin_missing_from_the_config_stops_the_daemon_without_guessing(tmp
 
     unlocked = write_config(tmp_path, simulator.link, pin="1234")
     daemon = start_daemon(start, unlocked, "daemon-with-pin")
+    daemon.process.send_signal(signal.SIGTERM)
+    assert daemon.exit_code() == 0, daemon.stderr
+
+
+def test_a_pin_the_sim_refused_is_never_tried_again_until_pin_retry(tmp_path, start):
+    simulator = start_simulator(tmp_path, start, "--pin", "1234")
+    wrong = write_config(tmp_path, simulator.link, pin="4321")
+
+    # A power cut restarts the daemon with the same config: the SIM must not see the
+    # refused PIN again, or three restarts would lock it into PUK.
+    for run in range(3):
+        daemon = start(f"daemon-{run}", "run", "--config", str(wrong))
+        assert daemon.exit_code() == EXIT_SIM_LOCKED, daemon.stderr
+        assert "Traceback" not in daemon.stderr
+    assert "pin-retry" in daemon.stderr
+    assert cli_json("status", "--config", str(wrong))["modem_state"] == "sim locked"
+    tries = [c for c in simulator.commands() if c.startswith("AT+CPIN=")]
+    assert tries == ['AT+CPIN="4321"']
+
+    retry = relouphone("pin-retry", "--config", str(wrong))
+    assert retry.returncode == 0, retry.stderr
+    daemon = start("daemon-retried", "run", "--config", str(wrong))
+    assert daemon.exit_code() == EXIT_SIM_LOCKED, daemon.stderr
+    tries = [c for c in simulator.commands() if c.startswith("AT+CPIN=")]
+    assert tries == ['AT+CPIN="4321"'] * 2
+
+    right = write_config(tmp_path, simulator.link, pin="1234")  # another PIN: it is tried
+    daemon = start_daemon(start, right, "daemon-with-pin")
     daemon.process.send_signal(signal.SIGTERM)
     assert daemon.exit_code() == 0, daemon.stderr

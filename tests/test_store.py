@@ -83,7 +83,7 @@ def reply_row(store: Store, reply_id: int) -> dict:
 def test_a_new_database_is_migrated_to_the_latest_schema():
     store = Store(None)
     try:
-        assert store.schema_version == len(MIGRATIONS) == 2
+        assert store.schema_version == len(MIGRATIONS) == 3
         tables = set(store.db.table_names())
         assert {"inbound", "pdus", "senders", "replies", "heartbeat"} <= tables
     finally:
@@ -213,6 +213,58 @@ def test_an_event_without_a_number_is_recorded_but_counts_no_sender(store):
     add_call(store, sender=None)
     assert len(store.inbound()) == 1
     assert store._rows("SELECT * FROM senders") == []
+
+
+def test_a_sender_without_a_phone_number_is_counted_as_received(store):
+    for _ in range(3):
+        store.add_inbound(
+            kind="sms",
+            received_at=T0,
+            sender_raw="SFR",
+            sender_ton=5,
+            sender=None,
+            sender_kind="alphanumeric",
+            category="alphanumeric",
+            text="Votre forfait",
+        )
+    [row] = store.senders()
+    assert (row["number"], row["sms_count"], row["category"]) == ("SFR", 3, "alphanumeric")
+
+
+def test_a_version_2_database_counts_its_senders_without_a_number_on_migrating(tmp_path):
+    path = tmp_path / "relouphone.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0] + MIGRATIONS[1])
+    conn.execute(
+        "INSERT INTO inbound (kind, received_at, sender_raw, sender_kind, text)"
+        " VALUES ('sms', '2026-03-08T12:00:00.000000Z', '36179', 'short_code', 'promo')"
+    )
+    conn.execute("PRAGMA user_version=2")
+    conn.commit()
+    conn.close()
+
+    store = Store(path)
+    try:
+        [row] = store._rows("SELECT number, sms_count, call_count FROM senders")
+        assert row == {"number": "36179", "sms_count": 1, "call_count": 0}
+    finally:
+        store.close()
+
+
+def test_a_refused_pin_is_remembered_by_its_fingerprint_until_forgotten(tmp_path):
+    path = tmp_path / "relouphone.db"
+    first = Store(path)
+    first.note_pin_refused("f1ngerpr1nt", T0)
+    first.close()
+
+    again = Store(path)
+    try:
+        assert again.pin_refused_at("f1ngerpr1nt") == T0
+        assert again.pin_refused_at("another") is None
+        assert again.forget_refused_pins() == 1
+        assert again.pin_refused_at("f1ngerpr1nt") is None
+    finally:
+        again.close()
 
 
 def test_inbound_lists_newest_first_and_keeps_what_was_given(store):

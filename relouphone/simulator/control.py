@@ -5,6 +5,7 @@ The protocol is one JSON object per connection, one line each way::
     {"sms": {"from": "+33612345678", "text": "Salut"}}  -> {"ok": true, "slots": [1]}
     {"call": {"from": "+33612345678"}}                   -> {"ok": true}   (null: withheld)
     {"sent": {}}            -> {"ok": true, "sent": [{"to", "text", "reference", "pdu", "sent_at"}]}
+    {"commands": {}}        -> {"ok": true, "commands": ["ATE0", ...]}  (every line received)
     {"emit": {"line": "^RSSI: 14"}}                      -> {"ok": true}
 
 A failure answers ``{"ok": false, "error": "..."}``.
@@ -103,12 +104,15 @@ class ControlServer:
         if name == "emit":
             self.modem.emit(args["line"])
             return {}
+        if name == "commands":
+            return {"commands": self.modem.commands}
         if name == "stored":
             return {"stored": {str(slot): pdu for slot, pdu in self.modem.stored.items()}}
         if name == "fault":
             self._fault(args)
             return {}
-        raise ValueError(f"unknown command {name!r} (sms, call, sent, emit, stored, fault)")
+        known = "sms, call, sent, commands, emit, stored, fault"
+        raise ValueError(f"unknown command {name!r} ({known})")
 
     def _fault(self, args: dict[str, Any]) -> None:
         """{"fault": {"kind": ...}}: the faults `SimulatedModem` can play, from outside."""
