@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from relouphone.config import Config, StorageConfig
+from relouphone.daemon import RESET_AFTER_SILENCES, Daemon
+from relouphone.errors import ModemTimeout
 from relouphone.pdu import TextPlan, decode_pdu, plan_text
+from relouphone.store import Store
 
 from .story import HOUR, REPLY_TEXT, Story
 
@@ -258,3 +265,41 @@ def test_a_message_stays_on_the_sim_until_it_is_committed(running, monkeypatch):
     [row] = running.wait_recorded(1)
     assert row["text"] == "à garder"
     assert running.sim.wait_for(lambda s: not s.stored)
+
+
+class HalfWedgedModem:
+    """Answers its set-up, then never answers a read: wedged all the same."""
+
+    resets = 0
+
+    def connect(self) -> None:
+        pass
+
+    def list_stored(self):
+        raise ModemTimeout("AT+CMGL=4: no answer within 10s")
+
+    def reset(self) -> None:
+        HalfWedgedModem.resets += 1
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_modem_that_answers_its_set_up_then_falls_silent_is_restarted(clock):
+    config = Config(source="<test>", storage=StorageConfig(database=Path(":memory:")))
+    store = Store(None)
+    daemon = Daemon(config, modem_factory=HalfWedgedModem, clock=clock, store=store)
+    runner = threading.Thread(target=daemon.run)
+    runner.start()
+    try:
+        for _ in range(500):  # each failed connection waits out its back-off, in clock time
+            if HalfWedgedModem.resets:
+                break
+            clock.advance(60)
+            time.sleep(0.002)
+    finally:
+        daemon.stop()
+        runner.join(timeout=5)
+        store.close()
+    assert HalfWedgedModem.resets == 1
+    assert daemon.state.reconnects == RESET_AFTER_SILENCES
