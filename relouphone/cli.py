@@ -169,7 +169,8 @@ def stats(config_path: Path, as_json: bool) -> None:
     """Counts over the whole database."""
     store = _open_store(_config(config_path))
     with closing(store):
-        figures: dict[str, Any] = {**store.stats(), "decisions": store.decisions()}
+        now = datetime.now().astimezone()
+        figures: dict[str, Any] = {**store.stats(), "decisions": store.decisions(now)}
     if as_json:
         _emit_json(figures)
         return
@@ -357,7 +358,10 @@ def message(config_path: Path, as_json: bool, text: str | None) -> None:
     config = _config(config_path)
     original = config.reply.text if text is None else text
     sent = gsm7.normalize(original) if config.reply.gsm7_normalize else original
-    plan = plan_text(sent)
+    try:
+        plan = plan_text(sent)
+    except RelouphoneError as exc:  # too long for any concatenated SMS
+        raise click.ClickException(f"--text: {exc}") from exc
     report = {
         "text": sent,
         "normalized": sent != original,

@@ -98,8 +98,12 @@ _EXTENDED_QUERY = re.compile(r"^AT([+^][A-Za-z]+)\?$", re.ASCII)
 _CLIP_NUMBER = re.compile(r'^\+CLIP:\s*"([^"]*)"')
 _FINAL_ERROR = re.compile(rf"^\+CM([ES]) ERROR:\s*{_NUMBER}", re.ASCII)
 _FINAL_ERROR_ANY = re.compile(r"^\+CM([ES]) ERROR:")
-_CMGL = re.compile(rf"^\+CMGL:\s*{_NUMBER}\s*,\s*{_NUMBER}", re.ASCII)
-_CMGR = re.compile(rf"^\+CMGR:\s*{_NUMBER}", re.ASCII)
+_CMGL = re.compile(rf"^\+CMGL:\s*{_NUMBER}\s*,", re.ASCII)
+_CMGR = re.compile(r"^\+CMGR:")
+# <stat> of a stored message in PDU mode: 0 received unread. A header without a readable
+# one (ZTE's "+CMGR: ,,27") is taken as unread: a message counted twice after a crash is
+# better than a new one taken for a re-read and lost.
+_STAT_UNREAD = 0
 _NUMBERS = re.compile(r"\d+", re.ASCII)
 _REGISTRATION = {
     0: "not registered",
@@ -441,7 +445,7 @@ class GsmModemBackend:
                 header = _CMGL.match(line)
                 pdu = _pdu_after(lines, index) if header else None
                 if header and pdu is not None:
-                    slot, stat = int(header.group(1)), int(header.group(2))
+                    slot, stat = int(header.group(1)), _stat(line, first_field=1)
                     messages.append(StoredMessage(storage, slot, stat, pdu))
         return messages
 
@@ -453,12 +457,15 @@ class GsmModemBackend:
             if exc.code == 321:  # invalid memory index: the slot is empty
                 return None
             raise
+        found = []
         for index, line in enumerate(lines):
-            header = _CMGR.match(line)
-            pdu = _pdu_after(lines, index) if header else None
-            if header and pdu is not None:
-                return StoredMessage(storage, slot, int(header.group(1)), pdu)
-        return None
+            pdu = _pdu_after(lines, index) if _CMGR.match(line) else None
+            if pdu is not None:
+                found.append(StoredMessage(storage, slot, _stat(line, first_field=0), pdu))
+                if _tpdu_octets(pdu) == _declared_length(line):
+                    return found[-1]
+        # A stray line that looks like a header (a modem's hiccup) loses to the real one.
+        return found[0] if found else None
 
     def delete_stored(self, storage: str, slot: int) -> None:
         self._select(storage)
@@ -600,13 +607,37 @@ def _first(lines: list[str], prefix: str) -> str | None:
     return next((line for line in lines if line.startswith(prefix)), None)
 
 
+def _header_fields(header: str) -> list[str]:
+    """The fields of a +CMGR/+CMGL header; a PDU on the same line (after a space) is not one."""
+    fields = header.split(":", 1)[1].split(",") if ":" in header else []
+    if fields:
+        fields[-1] = fields[-1].strip().split(" ", 1)[0]
+    return [field.strip() for field in fields]
+
+
+def _stat(header: str, *, first_field: int) -> int:
+    """The <stat> of a header, whose fields are [<index>,]<stat>,[<alpha>],<length>.
+
+    Counted from the end, where <length> always is: some modems put the slot first in a
+    +CMGR header too ("+CMGR: 4,1,,151"), others leave out <alpha> or give only <length>.
+    """
+    fields = _header_fields(header)[first_field:]
+    at = -3 if len(fields) >= 3 else 0 if len(fields) == 2 else None
+    stat = None if at is None else _small_number(fields[at])
+    return _STAT_UNREAD if stat is None else stat
+
+
 def _pdu_after(lines: list[str], index: int) -> str | None:
-    """The PDU line that follows a +CMGR/+CMGL header, skipping stray unsolicited lines.
+    """The PDU that follows a +CMGR/+CMGL header, skipping stray unsolicited lines.
 
     Should some other line slip in too, the PDU is the one whose length agrees with the
-    header's <length> (TPDU octets, SMSC excluded); failing that, the first.
+    header's <length> (TPDU octets, SMSC excluded); failing that, the first. Some modems
+    put the PDU on the header's own line, after a space.
     """
     candidates = []
+    inline = lines[index].split(":", 1)[-1].rsplit(",", 1)[-1].strip().split(" ", 1)
+    if len(inline) == 2 and _tpdu_octets(inline[1].strip().strip('"')) is not None:
+        candidates.append(inline[1].strip().strip('"'))
     for line in lines[index + 1 :]:
         if line == "OK" or line.startswith(("+CMGL:", "+CMGR:")):
             break
@@ -620,8 +651,8 @@ def _pdu_after(lines: list[str], index: int) -> str | None:
 
 
 def _declared_length(header: str) -> int | None:
-    fields = header.split(":", 1)[1].split(",") if ":" in header else []
-    return _small_number(fields[-1].strip()) if fields else None
+    fields = _header_fields(header)
+    return _small_number(fields[-1]) if fields else None
 
 
 def _small_number(text: str) -> int | None:

@@ -12,6 +12,8 @@ import socket
 import sys
 from collections.abc import Mapping
 
+from .display import safe
+
 __all__ = ["Notifier", "setup_logging"]
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,14 @@ def _socket_address(value: str) -> str | bytes | None:
     return value if value.startswith("/") else None
 
 
+class _EscapingFormatter(logging.Formatter):
+    """Log lines name senders and quote what modems said: text from outside, which must not
+    forge a log line (a CR or LF in a sender's name) or act on the terminal reading it."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return safe(super().formatMessage(record))
+
+
 def setup_logging(verbose: bool = False, environ: dict[str, str] | None = None) -> None:
     """Journal when systemd started us (it sets JOURNAL_STREAM), stderr otherwise."""
     env = os.environ if environ is None else environ
@@ -81,10 +91,10 @@ def setup_logging(verbose: bool = False, environ: dict[str, str] | None = None) 
             handler = None
         else:
             handler = JournalHandler(SYSLOG_IDENTIFIER="relouphone")
-            handler.setFormatter(logging.Formatter("%(message)s"))
+            handler.setFormatter(_EscapingFormatter("%(message)s"))
     if handler is None:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler.setFormatter(_EscapingFormatter("%(asctime)s %(levelname)s %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

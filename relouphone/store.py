@@ -712,9 +712,20 @@ class Store:
             (limit,),
         )
 
-    def decisions(self) -> dict[str, int]:
+    def decisions(self, now: datetime | None = None) -> dict[str, int]:
+        """Inbound events by decision, as things turned out: a granted reply ("replied")
+        that expired or was cancelled by a block counts as "expired" or "blocked", and, given
+        `now`, one due but still held by the limits as "deferred". The events keep the
+        decision made when they arrived."""
         rows = self.db.execute(
-            "SELECT coalesce(decision, 'undecided'), count(*) FROM inbound GROUP BY 1 ORDER BY 1"
+            "SELECT CASE"
+            "   WHEN i.decision = 'replied' AND r.state IN ('expired', 'blocked') THEN r.state"
+            "   WHEN i.decision = 'replied' AND r.state = 'pending' AND r.due_at <= ?"
+            "     THEN 'deferred'"
+            "   ELSE coalesce(i.decision, 'undecided') END AS outcome, count(*)"
+            " FROM inbound i LEFT JOIN replies r ON r.id = i.reply_id"
+            " GROUP BY outcome ORDER BY outcome",
+            (to_db(now) if now is not None else "",),
         )
         return {reason: count for reason, count in rows}
 

@@ -301,3 +301,47 @@ def test_an_unplugged_modem_is_reported_as_lost(connect):
 )
 def test_which_lines_are_unsolicited(line, unsolicited):
     assert is_unsolicited(line) is unsolicited
+
+
+# -- shapes of a read answer seen from real modems (../shared/corpus/malformed.jsonl) ------
+
+PDU = "07919762020033F1240B919792956102F30000418011026315610133"  # 20 TPDU octets
+
+
+def reading(answer: list[str]):
+    """A backend whose every command is answered with `answer`."""
+    backend = GsmModemBackend("/dev/null/never-opened")
+    backend._modem.write = lambda *args, **kwargs: list(answer)
+    return backend
+
+
+@pytest.mark.parametrize(
+    ("header", "stat"),
+    [
+        ("+CMGR: 1,,20", 1),
+        ('+CMGR: 1,"",20', 1),
+        ("+CMGR: 4,1,,20", 1),  # the slot first, then the stat
+        ("+CMGR: 1,20", 1),  # no <alpha> field at all
+        ("+CMGR: ,,20", 0),  # no stat: taken as unread, never as a re-read
+        ("+CMGR: 20", 0),  # only the length
+    ],
+)
+def test_the_stat_of_a_read_message_is_read_from_any_header_shape(header, stat):
+    message = reading([header, PDU, "OK"]).read_stored("SM", 3)
+    assert (message.stat, message.pdu) == (stat, PDU)
+
+
+def test_a_pdu_on_the_header_line_is_read():
+    message = reading([f"+CMGR: 1,,20 {PDU}", "OK"]).read_stored("SM", 3)
+    assert message.pdu == PDU
+
+
+def test_a_stray_header_line_inside_the_answer_loses_to_the_real_header():
+    stray = "+CMGR: 1,,147 07914306073011F004..."
+    message = reading([stray, "+CMGR: 0,,20", PDU, "OK"]).read_stored("SM", 3)
+    assert (message.stat, message.pdu) == (0, PDU)
+
+
+def test_a_listing_reads_the_stat_after_the_slot_whatever_the_spaces():
+    [message] = reading(["+CMGL: 7, 1,,20", PDU, "OK"]).list_stored()
+    assert (message.slot, message.stat, message.pdu) == (7, 1, PDU)

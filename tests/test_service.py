@@ -346,3 +346,12 @@ def test_verbose_logging_shows_every_modem_exchange(root_logger):
 def test_the_modem_library_is_quiet_unless_verbose(root_logger):
     setup_logging(environ={})
     assert logging.getLogger("gsmmodem").getEffectiveLevel() == logging.WARNING
+
+
+def test_a_log_line_cannot_be_forged_or_act_on_the_terminal(root_logger, capsys):
+    setup_logging(environ={})
+    sender = "FREE\r\n2026-03-08 INFO reply 1 sent\x1b[2J\u202e"
+    logging.getLogger("relouphone.daemon").info("SMS from %s recorded", sender)
+
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.endswith(r"SMS from FREE\x0d\x0a2026-03-08 INFO reply 1 sent\x1b[2J\u202e recorded")

@@ -287,6 +287,26 @@ def test_set_decision_stores_the_reason_and_the_reply(store):
     assert (row["decision"], row["reply_id"]) == ("replied", reply_id)
 
 
+def test_decisions_count_how_granted_replies_turned_out(store):
+    replies = [add_reply(store, f"+3360000000{n}", due_at=T0 + minutes(n)) for n in range(4)]
+    for inbound, reply_id in zip(reversed(store.inbound()), replies, strict=True):
+        store.set_decision(inbound["id"], "replied", reply_id)
+    store.set_decision(add_sms(store, OTHER), "duplicate")
+    store.mark_expired(replies[0], T0 + minutes(10))
+    store.block("+33600000001", "harassment", T0)
+    # replies[2], due at T0 + 2 min, still pending half a minute later: held by the limits.
+
+    assert store.decisions(T0 + minutes(2.5)) == {
+        "blocked": 1,
+        "deferred": 1,
+        "duplicate": 1,
+        "expired": 1,
+        "replied": 1,
+    }
+    assert store.decisions()["replied"] == 2  # without a `now`, nothing is called deferred
+    assert {row["decision"] for row in store.inbound()} == {"replied", "duplicate"}
+
+
 def test_an_empty_database_has_no_last_activity(store):
     assert store.last_activity() is None
 
