@@ -112,9 +112,10 @@ def status(config_path: Path, as_json: bool) -> None:
     """Modem state, signal, queue depth and last activity, from the daemon's heartbeat."""
     from .report import status_report
 
-    store = _open_store(_config(config_path))
+    config = _config(config_path)
+    store = _open_store(config)
     with closing(store):
-        report = status_report(store, datetime.now().astimezone())
+        report = status_report(store, datetime.now().astimezone(), config.daemon.heartbeat)
     if as_json:
         _emit_json(report)
         return

@@ -46,6 +46,10 @@ RESET_AFTER_SILENCES = 3
 STORAGE_RETRY_SECONDS = 5.0
 # How often to look for long texts whose missing parts are given up on.
 PARTS_CHECK_SECONDS = 60.0
+# How often to list the modem's storage anyway: a +CMTI lost on the line (noise, a modem's
+# hiccup) would leave its message on the SIM, unanswered, until the SIM is full and the
+# network holds every new text back.
+STORAGE_SWEEP_SECONDS = 300.0
 # Without the network, how often to look again (rather than the heartbeat's rhythm).
 NETWORK_RECHECK_SECONDS = 5.0
 # When raid mode switches on, the flood has been going on for about this long.
@@ -88,6 +92,9 @@ class _State:
     storage_failures: int = 0
     storage_retry_at: float = 0.0
     next_parts_check: float = 0.0
+    next_sweep: float = 0.0
+    # Since when nobody listened to the modem (None: never, as far as the database knows).
+    deaf_since: datetime | None = None
     reconnects: int = 0
     served: bool = False  # this connection got as far as ready
     listeners: list[Callable[[str, Outcome | object], None]] = field(default_factory=list)
@@ -150,8 +157,11 @@ class Daemon:
                 store.close()
 
     def _resume(self, store: Store) -> None:
-        """Pick up where the last run left off: the raid rate, interrupted sends."""
+        """Pick up where the last run left off: the raid rate, interrupted sends, and when it
+        last listened (what waits on the SIM arrived since)."""
         now = self.clock.now()
+        last = store.heartbeat()
+        self.state.deaf_since = last.updated_at if last else None
         for moment in store.recent_inbound_times(now - timedelta(minutes=1)):
             self.raid.observe(moment)
         settled = store.settle_interrupted_sends(now)
@@ -249,6 +259,7 @@ class Daemon:
 
     def _serve(self, store: Store, modem: Modem) -> None:
         self._guarded(store, lambda: self._ingest_all(store, modem, startup=True))
+        self.state.next_sweep = self.clock.monotonic() + STORAGE_SWEEP_SECONDS
         self._refresh_health(store, modem)
         self.notifier.ready()
         self.ready.set()
@@ -260,6 +271,7 @@ class Daemon:
                 self._count_turn()
         finally:
             self.ready.clear()
+            self.state.deaf_since = self.clock.now()
 
     def _turn_once(self, store: Store, modem: Modem) -> None:
         if self.state.storage_error is not None:
@@ -268,6 +280,9 @@ class Daemon:
             self._raid_changed(store)
         if self.clock.monotonic() >= self.state.next_parts_check:
             self._give_up_on_missing_parts(store)
+        if self.clock.monotonic() >= self.state.next_sweep:
+            self.state.next_sweep = self.clock.monotonic() + STORAGE_SWEEP_SECONDS
+            self._ingest_all(store, modem, startup=False)
         self._send_due(store, modem)
         if self.clock.monotonic() >= self.state.next_heartbeat:
             self._refresh_health(store, modem)
@@ -357,7 +372,7 @@ class Daemon:
             self._forget_deleted(store, messages)
         for message in messages:
             # A backlog read at start-up arrived over hours: it is no burst of the moment.
-            self._ingest(store, modem, message, arrival=not startup)
+            self._ingest(store, modem, message, startup=startup)
 
     def _forget_deleted(self, store: Store, messages: list[StoredMessage]) -> None:
         """Messages committed whose deletion was not noted (a crash came in between): the
@@ -372,13 +387,18 @@ class Daemon:
             store.mark_pdus_deleted(gone)
 
     def _ingest(
-        self, store: Store, modem: Modem, message: StoredMessage, *, arrival: bool = True
+        self, store: Store, modem: Modem, message: StoredMessage, *, startup: bool = False
     ) -> None:
-        if arrival:
+        if not startup:
             self._observe_arrival(store)
         try:
             outcome = ingest_message(
-                store, message, self.clock.now(), self.rule, raid=self.raid.active
+                store,
+                message,
+                self.clock.now(),
+                self.rule,
+                raid=self.raid.active,
+                deaf_since=self.state.deaf_since if startup else None,
             )
         except StoreError as exc:
             # Not committed, so not deleted: the message waits on the SIM for a retry.

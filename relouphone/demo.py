@@ -100,8 +100,9 @@ def _narrate(
         who = detail.sender.e164 or detail.sender.raw or "a withheld number"
         heard = f": {safe(detail.text)!s}" if detail.text else ""
         verdict = detail.decision.reason if detail.decision else "-"
+        hung_up = ", hung up" if what == "call" else ""
         echo(
-            f"   recorded {what} from {safe(who)}{heard} -> {verdict}"
+            f"   recorded {what} from {safe(who)}{heard}{hung_up} -> {verdict}"
             + (", reply scheduled" if detail.decision and detail.decision.reply else "")
         )
     elif isinstance(detail, SendResult):

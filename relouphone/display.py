@@ -20,6 +20,8 @@ def safe(text: str | None, *, keep_newlines: bool = False) -> str:
     """`text` with every invisible or controlling character escaped as \\xNN or \\uNNNN."""
     if text is None:
         return ""
+    if text.isprintable() and "\\" not in text:
+        return text  # the usual case, checked in C: every log line goes through here
     out = []
     for char in text:
         if char == "\n" and keep_newlines:

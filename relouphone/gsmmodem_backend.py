@@ -150,6 +150,10 @@ class _MendedGsmModem(GsmModem):
         try:
             while self.alive:
                 chunk = self.serial.read(self.serial.in_waiting or 1)
+                if len(chunk) == 1 and self.serial.in_waiting:
+                    # The byte that ended the wait came with others: take them in the same
+                    # turn rather than one more turn of this loop (and its sleep) later.
+                    chunk += self.serial.read(self.serial.in_waiting)
                 if chunk:
                     buffer += chunk
                     self._consume(buffer)

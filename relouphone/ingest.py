@@ -19,7 +19,7 @@ from .filters import Filters
 from .modem import IncomingCall, StoredMessage
 from .numbers import Sender, identify
 from .pdu import Deliver, decode_pdu, reassemble
-from .policy import Decision, History, Rules, decide, reply_due_at
+from .policy import Decision, History, Rules, backlog_arrival, decide, reply_due_at
 from .store import PartRow, Store
 
 __all__ = [
@@ -105,18 +105,29 @@ def ingest_message(
     rule: ReplyRule,
     *,
     raid: bool = False,
+    deaf_since: datetime | None = None,
 ) -> Outcome:
-    """Record one stored message, or recognise it as one we already hold."""
+    """Record one stored message, or recognise it as one we already hold.
+
+    `deaf_since`: the message was found on the SIM when the daemon came back, and it
+    stopped listening then; its reply is due after the delay from its arrival
+    (`policy.backlog_arrival`), not from now.
+    """
     with store.atomic():
         if message.stat != UNREAD:
             existing = store.pdu_still_on_modem(message.storage, message.slot, message.pdu)
             if existing is not None:
                 return Outcome(kind="reread", pdu_id=existing)
-        return _record_message(store, message, now, rule, raid)
+        return _record_message(store, message, now, rule, raid, deaf_since)
 
 
 def _record_message(
-    store: Store, message: StoredMessage, now: datetime, rule: ReplyRule, raid: bool
+    store: Store,
+    message: StoredMessage,
+    now: datetime,
+    rule: ReplyRule,
+    raid: bool,
+    deaf_since: datetime | None,
 ) -> Outcome:
     where = {"read_at": now, "storage": message.storage, "slot": message.slot, "pdu": message.pdu}
     try:
@@ -149,7 +160,10 @@ def _record_message(
         texts = [part.text for part in parts]
         text = None if None in texts else reassemble((p.seq, p.text) for p in parts)
         part_ids = [part.pdu_id for part in parts]
-    return _record_text(store, decoded, text, part_ids, pdu_id, now, now, rule, raid)
+    due_from = backlog_arrival(decoded.timestamp, now, deaf_since)
+    return _record_text(
+        store, decoded, text, part_ids, pdu_id, now, now, rule, raid, due_from=due_from
+    )
 
 
 def _record_text(
@@ -163,8 +177,12 @@ def _record_text(
     rule: ReplyRule,
     raid: bool,
     missing: int = 0,
+    due_from: datetime | None = None,
 ) -> Outcome:
-    """The inbound row for a whole (or given-up-on) message, its decision and its reply."""
+    """The inbound row for a whole (or given-up-on) message, its decision and its reply.
+
+    The reply is due `delay` after `due_from`, by default after `arrived`.
+    """
     concat = decoded.concat if decoded.concat and decoded.concat.total > 1 else None
     sender = identify(decoded.sender.number, decoded.sender.ton, home_regions=rule.home_regions)
     matched = rule.filters.match(text, decoded.sender.number)
@@ -192,7 +210,7 @@ def _record_text(
         store.link_pdus(part_ids, inbound_id)
     ignored = matched is not None and matched.action == "ignore"
     decision = _decide_and_schedule(
-        store, inbound_id, sender, now, rule, raid, ignored, arrived=arrived
+        store, inbound_id, sender, now, rule, raid, ignored, arrived=due_from or arrived
     )
     return Outcome(
         kind="sms",

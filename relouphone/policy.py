@@ -43,6 +43,7 @@ __all__ = [
     "Decision",
     "History",
     "Rules",
+    "backlog_arrival",
     "decide",
     "in_cooldown",
     "is_abusive",
@@ -159,6 +160,21 @@ def decide(
     if raid and rules.raid_withhold:
         return Decision(reply=False, reason="raid")
     return Decision(reply=True, reason="replied", priority=BURST if raid else NORMAL)
+
+
+def backlog_arrival(
+    sent_at: datetime | None, read_at: datetime, deaf_since: datetime | None
+) -> datetime:
+    """When a message found waiting on the SIM arrived, for the delay of its reply.
+
+    The network's timestamp (SCTS) says, kept between the moment the daemon stopped
+    listening (it would have read the message otherwise) and the moment it was read: a
+    service centre's clock that is wrong cannot make the reply early or late by more than
+    the daemon was away. Without either time, the message arrived when it was read.
+    """
+    if sent_at is None or deaf_since is None:
+        return read_at
+    return min(read_at, max(deaf_since, sent_at))
 
 
 def reply_due_at(received_at: datetime, delay_seconds: float) -> datetime:

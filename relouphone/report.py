@@ -10,12 +10,14 @@ from .timefmt import to_db
 
 __all__ = ["STALE_AFTER_SECONDS", "status_report"]
 
-# Beyond this, the heartbeat is old news: the daemon is stopped or stuck.
+# Beyond this, or three of the configured heartbeats if longer, the heartbeat is old
+# news: the daemon is stopped or stuck.
 STALE_AFTER_SECONDS = 180.0
 
 
-def status_report(store: Store, now: datetime) -> dict[str, Any]:
+def status_report(store: Store, now: datetime, heartbeat_seconds: float = 30.0) -> dict[str, Any]:
     """The daemon's last heartbeat, queue depth and last activity (JSON-ready)."""
+    stale_after = max(STALE_AFTER_SECONDS, 3 * heartbeat_seconds)
     beat = store.heartbeat()
     pending = store.pending_replies()
     age = (now - beat.updated_at).total_seconds() if beat else None
@@ -23,7 +25,7 @@ def status_report(store: Store, now: datetime) -> dict[str, Any]:
         daemon = "never ran on this database"
     elif beat.modem_state == "stopped":
         daemon = f"stopped (last heartbeat {age:.0f}s ago)"
-    elif age is not None and age > STALE_AFTER_SECONDS:
+    elif age is not None and age > stale_after:
         daemon = f"not running? last heartbeat {age:.0f}s ago (pid {beat.pid})"
     else:
         daemon = f"running (pid {beat.pid}, heartbeat {age:.0f}s ago)"

@@ -14,7 +14,8 @@ from pathlib import Path
 from relouphone.clock import FakeClock
 from relouphone.config import Config, ModemConfig, ReplyConfig, StorageConfig
 from relouphone.daemon import Daemon
-from relouphone.pdu import Submit, reassemble
+from relouphone.ingest import ReplyRule
+from relouphone.pdu import Submit, encode_submit, reassemble
 from relouphone.service import Notifier
 from relouphone.simulator import SimulatedModem
 from relouphone.store import Store
@@ -118,6 +119,12 @@ class Story:
             time.sleep(0.01)
         raise AssertionError(f"expected {count} inbound events, have {len(self.inbound())}")
 
+    def wait_sim_empty(self) -> None:
+        """Wait for the daemon to delete everything from the SIM: it does, after each commit."""
+        assert self.sim.wait_for(lambda sim: not sim.stored, WAIT), (
+            f"still on the SIM: {self.sim.stored}"
+        )
+
     def wait_sent(self, count: int) -> list[Submit]:
         assert self.sim.wait_for(lambda s: len(s.sent) >= count, WAIT), (
             f"expected {count} messages sent, have {len(self.sim.sent)}"
@@ -137,3 +144,40 @@ class Story:
             text = reassemble((p.concat.seq if p.concat else 1, p.text) for p in parts)
             texts.setdefault(number, []).append(text)
         return texts
+
+    def replies_sent(self) -> list[tuple[str, str]]:
+        """(recipient, decoded text) of each message the modem sent, oldest first.
+
+        The parts of a concatenated message are reassembled; every single-part message
+        stands alone, so the same reply sent twice shows twice (unlike `sent_texts`).
+        """
+        messages: dict[object, list[Submit]] = {}
+        for position, message in enumerate(self.sim.sent):
+            submit = message.submit
+            key = (submit.recipient.number, submit.concat.ref) if submit.concat else position
+            messages.setdefault(key, []).append(submit)
+        return [
+            (
+                parts[0].recipient.number,
+                reassemble((p.concat.seq if p.concat else 1, p.text or "") for p in parts),
+            )
+            for parts in messages.values()
+        ]
+
+    def send_attempts(self) -> int:
+        """How many times the modem was asked to send (AT+CMGS=), refused or not."""
+        return sum(1 for command in self.sim.commands if command.upper().startswith("AT+CMGS="))
+
+    def expect_replies(self, *numbers: str) -> None:
+        """Each of `numbers` got exactly one reply, the configured text, and nobody else any.
+
+        Counted from the SMS-SUBMITs the modem took, so a second reply to the same number
+        fails it as surely as a missing one.
+        """
+        text = ReplyRule.from_config(self.config).text  # as sent: gsm7_normalize applied
+        submits = sum(len(encode_submit(number, text)) for number in numbers)
+        assert len(self.sim.sent) == submits, (
+            f"the modem took {len(self.sim.sent)} SMS-SUBMITs, expected {submits}:"
+            f" {self.replies_sent()}"
+        )
+        assert sorted(self.replies_sent()) == sorted((number, text) for number in numbers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -53,9 +54,13 @@ def test_a_call_is_hung_up_and_answered_later(running):
     assert call["sender"] == "+33612345678"
     assert running.sim.wait_for(lambda s: s.calls and s.calls[0].hung_up)
 
-    running.time_passes(HOUR + 1)
+    running.time_passes(HOUR - 1)
+    assert running.sim.sent == []
+    running.time_passes(2)
     [reply] = running.wait_sent(1)
-    assert reply.recipient.number == "+33612345678"
+    assert (reply.recipient.number, reply.text) == ("+33612345678", REPLY_TEXT)
+    running.time_passes(HOUR)
+    assert len(running.sim.sent) == 1
 
 
 def test_a_call_with_a_withheld_number_is_recorded_and_gets_no_reply(running):
@@ -152,6 +157,28 @@ def test_replies_that_fell_due_while_the_daemon_was_down_go_out_at_start(running
     running.start_daemon()
     [reply] = running.wait_sent(1)
     assert reply.recipient.number == "+33612345678"
+
+
+def test_a_text_that_waited_on_the_sim_is_answered_a_delay_after_it_arrived(running):
+    running.stop_daemon()
+    stopped, hours = running.clock.now(), timedelta(hours=1)
+    running.clock.advance(2 * HOUR)
+    sim = running.sim
+    # Sent an hour after the daemon stopped: due now. A service centre clock five hours
+    # slow cannot make a reply due before the daemon stopped listening; one that is ahead
+    # cannot delay it beyond the delay after it is read.
+    sim.deliver_sms("+33612345678", "t'es où ?", timestamp=stopped + hours, notify=False)
+    sim.deliver_sms("+33698765432", "réponds", timestamp=stopped - 5 * hours, notify=False)
+    sim.deliver_sms("+33611111111", "allô", timestamp=stopped + 9 * hours, notify=False)
+
+    running.start_daemon()
+    running.wait_recorded(3)
+    running.settle()
+    assert sorted(running.sent_texts()) == ["+33612345678", "+33698765432"]
+    running.time_passes(HOUR - 1)
+    assert len(running.sim.sent) == 2
+    running.time_passes(1)
+    running.wait_sent(3)
 
 
 def test_a_long_reply_reaches_the_modem_as_one_concatenated_message(tmp_path, clock):

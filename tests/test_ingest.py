@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from relouphone.config import parse_config
 from relouphone.ingest import (
     MISSING_PART,
     ReplyRule,
@@ -410,3 +411,138 @@ def test_a_part_arriving_after_the_timeout_fills_in_the_text_without_a_second_re
     assert (event["parts"], event["missing_parts"]) == (3, 0)
     assert len(replies(store)) == 1
     assert rows(store, "senders")[0]["sms_count"] == 1
+
+
+# -- storage stays bounded under a flood of long texts -------------------------------------
+
+
+def rule_from(toml: str) -> ReplyRule:
+    """The reply rule a daemon builds from this configuration file."""
+    return ReplyRule.from_config(parse_config(toml, "relouphone.toml"))
+
+
+BOUNDED = rule_from("[storage]\nmax_text_length = 200\n")
+
+
+def test_a_text_longer_than_the_limit_is_stored_truncated_with_its_pdus_whole(store):
+    parts = parts_of(NUMBER, LONG_TEXT)
+    assert len(LONG_TEXT) > 200
+    outcomes = [ingest_message(store, part, NOW, BOUNDED) for part in parts]
+
+    assert outcomes[-1].text == LONG_TEXT[:200]
+    [event] = inbound(store)
+    assert (event["text"], event["truncated"], event["parts"]) == (LONG_TEXT[:200], 1, 3)
+    pdus = rows(store, "pdus")
+    assert [p["pdu"] for p in pdus] == [part.pdu for part in parts]
+    assert "".join(p["text"] for p in pdus) == LONG_TEXT  # the parts as received, whole
+    assert outcomes[-1].decision.reason == "replied"  # truncated, still answered
+
+
+def test_a_text_of_exactly_the_limit_is_stored_whole(store):
+    text = "x" * 160
+    ingest_message(
+        store, stored(NUMBER, text), NOW, rule_from("[storage]\nmax_text_length = 160\n")
+    )
+    [event] = inbound(store)
+    assert (event["text"], event["truncated"]) == (text, 0)
+
+
+def test_a_late_part_filling_in_a_long_text_keeps_it_within_the_limit(store):
+    parts = parts_of(NUMBER, LONG_TEXT)
+    ingest_message(store, parts[0], NOW, BOUNDED)
+    ingest_message(store, parts[2], NOW, BOUNDED)
+    later = NOW + timedelta(hours=2)
+    [group] = store.stale_part_groups(later)
+    ingest_incomplete(store, group, later, BOUNDED)
+
+    ingest_message(store, parts[1], later + timedelta(minutes=5), BOUNDED)
+
+    [event] = inbound(store)
+    assert (event["text"], event["truncated"], event["missing_parts"]) == (LONG_TEXT[:200], 1, 0)
+    assert len(rows(store, "pdus")) == 3
+
+
+# -- filters ---------------------------------------------------------------------------------
+
+
+FILTERED = rule_from(
+    '[[filter]]\nname = "operator"\nsender = "SFR"\npattern = "facture"\n'
+    '[[filter]]\nname = "lottery"\npattern = "gagn[ée]"\nregex = true\n'
+    '[[filter]]\nname = "insult"\npattern = "salope"\naction = "mark"\n'
+)
+
+
+def test_an_ignore_filter_records_the_message_as_filtered_without_a_reply(store):
+    outcome = ingest_message(store, stored(NUMBER, "Vous avez GAGNÉ un iPhone"), NOW, FILTERED)
+
+    assert outcome.kind == "sms"
+    assert (outcome.decision.reply, outcome.decision.reason) == (False, "filtered")
+    [event] = inbound(store)
+    assert (event["text"], event["decision"], event["label"]) == (
+        "Vous avez GAGNÉ un iPhone",
+        "filtered",
+        "lottery",
+    )
+    assert event["reply_id"] is None
+    assert replies(store) == []
+    assert rows(store, "senders")[0]["sms_count"] == 1  # still counted
+
+
+def test_a_filtered_message_does_not_spend_the_number_s_one_reply(store):
+    ingest_message(store, stored(NUMBER, "Tu as gagné", slot=1), NOW, FILTERED)
+    outcome = ingest_message(store, stored(NUMBER, "Réponds-moi", slot=2), NOW, FILTERED)
+    assert outcome.decision.reason == "replied"
+    assert len(replies(store)) == 1
+
+
+def test_a_mark_filter_records_its_label_and_the_sender_still_gets_the_reply(store):
+    outcome = ingest_message(store, stored(NUMBER, "sale salope"), NOW, FILTERED)
+
+    assert (outcome.decision.reply, outcome.decision.reason) == (True, "replied")
+    [event] = inbound(store)
+    assert (event["decision"], event["label"]) == ("replied", "insult")
+    [reply] = replies(store)
+    assert (reply["number"], reply["state"], event["reply_id"]) == (NUMBER, "pending", reply["id"])
+
+
+def test_a_filter_for_one_sender_leaves_others_alone(store):
+    ingest_message(store, stored("SFR", "Votre facture est prête", slot=1), NOW, FILTERED)
+    ingest_message(store, stored(NUMBER, "Ta facture, je m'en fiche", slot=2), NOW, FILTERED)
+    assert [(e["sender_raw"], e["decision"], e["label"]) for e in inbound(store)] == [
+        ("SFR", "filtered", "operator"),
+        (NUMBER, "replied", None),
+    ]
+
+
+def test_a_filter_is_decided_before_the_block_list(store):
+    store.block(NUMBER, None, NOW)
+    outcome = ingest_message(store, stored(NUMBER, "Tu as gagné"), NOW, FILTERED)
+    assert outcome.decision.reason == "filtered"
+
+
+def test_a_filter_sees_the_whole_text_even_past_the_stored_length(store):
+    rule = rule_from(
+        '[storage]\nmax_text_length = 200\n[[filter]]\nname = "end"\npattern = "[007]"\n'
+    )
+    for part in parts_of(NUMBER, LONG_TEXT):
+        outcome = ingest_message(store, part, NOW, rule)
+    assert "[007]" not in outcome.text
+    assert outcome.decision.reason == "filtered"
+
+
+def test_a_keyword_cut_between_two_parts_still_matches(store):
+    text = "A" * 150 + "gagné" + "B" * 150
+    parts = parts_of(NUMBER, text)
+    assert [decode_pdu(p.pdu).text[-3:] for p in parts] == ["gag", "B" * 3]  # cut in two
+    for part in parts:
+        outcome = ingest_message(store, part, NOW, FILTERED)
+    assert (outcome.kind, outcome.decision.reason) == ("sms", "filtered")
+    [event] = inbound(store)
+    assert event["label"] == "lottery"
+
+
+def test_a_call_is_never_filtered(store):
+    rule = rule_from('[[filter]]\nname = "all"\npattern = "."\nregex = true\n')
+    outcome = ingest_call(store, IncomingCall(number=NUMBER, ton=1), NOW, rule)
+    assert outcome.decision.reason == "replied"
+    assert inbound(store)[0]["label"] is None

@@ -14,6 +14,7 @@ from relouphone.policy import (
     Decision,
     History,
     Rules,
+    backlog_arrival,
     decide,
     is_abusive,
     reply_due_at,
@@ -246,3 +247,23 @@ def test_every_decision_has_a_known_reason_and_forbidden_classes_never_get_a_rep
     if decision.reply and not allowed:
         assert not pending
         assert last is None or (cooldown is not None and ago >= cooldown)
+
+
+# --- backlog_arrival ----------------------------------------------------------------------
+
+
+def test_a_backlog_message_arrived_when_the_network_says():
+    deaf_since, read_at = NOW - timedelta(hours=3), NOW
+    sent_at = NOW - timedelta(hours=2)
+    assert backlog_arrival(sent_at, read_at, deaf_since) == sent_at
+
+
+def test_a_backlog_timestamp_is_kept_between_going_deaf_and_being_read():
+    deaf_since, read_at = NOW - timedelta(hours=3), NOW
+    assert backlog_arrival(NOW - timedelta(days=30), read_at, deaf_since) == deaf_since
+    assert backlog_arrival(NOW + timedelta(hours=5), read_at, deaf_since) == read_at
+
+
+def test_without_a_timestamp_or_a_last_heartbeat_a_backlog_message_arrived_when_read():
+    assert backlog_arrival(None, NOW, NOW - timedelta(hours=1)) == NOW
+    assert backlog_arrival(NOW - timedelta(hours=1), NOW, None) == NOW

@@ -92,6 +92,13 @@ def test_an_old_heartbeat_means_the_daemon_may_be_gone(store):
     assert report["heartbeat_age_seconds"] == STALE_AFTER_SECONDS + 1
 
 
+def test_a_long_configured_heartbeat_is_not_taken_for_a_stopped_daemon(store):
+    beat(store, seconds_ago=500)  # [daemon] heartbeat = "5m": a beat every 300 s
+    assert status_report(store, NOW, heartbeat_seconds=300)["daemon"].startswith("running")
+    beat(store, seconds_ago=901)
+    assert status_report(store, NOW, heartbeat_seconds=300)["daemon"].startswith("not running?")
+
+
 def test_a_daemon_that_stopped_cleanly_says_stopped_however_recent(store):
     beat(store, seconds_ago=5, modem_state="stopped")
     assert status_report(store, NOW)["daemon"] == "stopped (last heartbeat 5s ago)"

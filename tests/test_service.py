@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import logging
 import socket
 import sys
@@ -15,7 +16,7 @@ import pytest
 from systemd.journal import JournalHandler
 
 from relouphone.config import Config, ModemConfig, ReplyConfig, StorageConfig
-from relouphone.daemon import Daemon
+from relouphone.daemon import EXIT_SIM_LOCKED, Daemon
 from relouphone.service import Notifier, setup_logging
 
 from .conftest import plain_modem
@@ -174,11 +175,7 @@ class WatchedStory(Story):
 
 
 @pytest.fixture
-def watched(tmp_path, clock, notify, monkeypatch) -> Iterator[WatchedStory]:
-    # systemd-python's notify() writes to the process's $NOTIFY_SOCKET whatever the
-    # Notifier was given (see test_a_notifier_speaks_to_the_socket_it_is_given): set both,
-    # so these stories check the daemon's messages rather than that routing.
-    monkeypatch.setenv("NOTIFY_SOCKET", notify.path)
+def watched(tmp_path, clock, notify) -> Iterator[WatchedStory]:
     story = WatchedStory(tmp_path, clock, notify)
     yield story
     story.close()
@@ -355,3 +352,18 @@ def test_a_log_line_cannot_be_forged_or_act_on_the_terminal(root_logger, capsys)
 
     [line] = capsys.readouterr().err.splitlines()
     assert line.endswith(r"SMS from FREE\x0d\x0a2026-03-08 INFO reply 1 sent\x1b[2J\u202e recorded")
+
+
+def test_the_systemd_unit_restarts_on_failure_but_never_on_a_locked_sim():
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # systemd keys are case-sensitive
+    unit.read(Path(__file__).parents[1] / "systemd" / "relouphone.service", encoding="utf-8")
+    service = unit["Service"]
+    assert service["Type"] == "notify"
+    assert int(service["WatchdogSec"]) > 0
+    assert service["Restart"] == "on-failure"
+    assert service["RestartPreventExitStatus"] == str(EXIT_SIM_LOCKED)
+    assert service["User"] == "relouphone"
+    assert "dialout" in service["SupplementaryGroups"].split()
+    assert service["StateDirectory"] == "relouphone"
+    assert service["ExecStart"].split()[1:3] == ["run", "--config"]
