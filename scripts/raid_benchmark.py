@@ -23,6 +23,7 @@ month's recipient budget that went to raiders.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 import signal
@@ -159,15 +160,9 @@ def _check_run(database: Path, texts: int, calls: int, sim: SimulatedModem) -> b
             "SELECT max(n) FROM (SELECT count(*) AS n FROM replies"
             " WHERE state IN ('sending', 'sent') GROUP BY number)"
         ).fetchone()[0]
-        attempts = sorted(
-            from_db(at)
-            for (at,) in store.db.execute(
-                "SELECT attempted_at FROM replies WHERE attempted_at IS NOT NULL"
-            )
-        )
+        attempts = _attempts(store)
     finally:
         store.close()
-    limits = Config().limits
     peak, refusals = sim.storage_peak
     recipients = [m.submit.recipient.number for m in sim.sent]
     checks = {
@@ -176,14 +171,47 @@ def _check_run(database: Path, texts: int, calls: int, sim: SimulatedModem) -> b
         == calls,
         "at most one reply per number": (per_number or 0) <= 1
         and len(recipients) == len(set(recipients)),
-        f"no more than {limits.per_minute} replies in any minute": _max_in(
-            attempts, timedelta(minutes=1)
-        )
-        <= limits.per_minute,
-        f"no more than {limits.per_day} replies in any day": _max_in(attempts, timedelta(days=1))
-        <= limits.per_day,
+        **_limit_checks(attempts),
         f"the SIM never full (peak {peak} of 30 slots)": refusals == 0,
     }
+    return _print_checks(checks)
+
+
+def _attempts(store: Store) -> list[tuple[datetime, str, str]]:
+    """(attempt time, number, priority) of every reply handed to the modem, oldest first."""
+    rows = store.db.execute(
+        "SELECT attempted_at, number, priority FROM replies WHERE attempted_at IS NOT NULL"
+    )
+    return sorted((from_db(at), number, priority) for at, number, priority in rows)
+
+
+def _limit_checks(attempts: list[tuple[datetime, str, str]]) -> dict[str, bool]:
+    """Every [limits] of the default configuration, over every window of the attempts."""
+    limits = Config().limits
+    times = [at for at, _, _ in attempts]
+    # A recipient a burst reply brought in: his first reply was a burst one.
+    first: dict[str, tuple[datetime, str]] = {}
+    for at, number, priority in attempts:
+        first.setdefault(number, (at, priority))
+    burst_newcomers = sorted(at for at, priority in first.values() if priority != "normal")
+    month = timedelta(seconds=MONTH_SECONDS)
+    cap = limits.distinct_recipients_per_month
+    burst = math.floor(cap * limits.burst_share + 1e-9)
+    return {
+        f"no more than {limits.per_minute} replies in any minute": _max_in(
+            times, timedelta(minutes=1)
+        )
+        <= limits.per_minute,
+        f"no more than {limits.per_day} replies in any day": _max_in(times, timedelta(days=1))
+        <= limits.per_day,
+        # Replies bound the distinct recipients from above: within the cap, so are they.
+        f"no more than {cap} recipients in any 31 days": _max_in(times, month) <= cap,
+        f"no more than {burst} of them brought in by burst replies": _max_in(burst_newcomers, month)
+        <= burst,
+    }
+
+
+def _print_checks(checks: dict[str, bool]) -> bool:
     for name, ok in checks.items():
         print(f"  [{'ok' if ok else 'FAILED'}] {name}")
     return all(checks.values())
@@ -260,7 +288,8 @@ def month(texts: int, numbers: int, calls: int, real_senders: int, seed: int) ->
         while now < end:
             now += timedelta(minutes=5)
             send_due(store, modem, now, daemon_limits)
-        decisions = store.decisions()
+        decisions = store.decisions(now)
+        attempts = _attempts(store)
     finally:
         store.close()
 
@@ -287,11 +316,13 @@ def month(texts: int, numbers: int, calls: int, real_senders: int, seed: int) ->
         f" to {len(answered)} numbers (max per number: {max(answered.values(), default=0)})"
     )
     print(f"decisions: {decisions}")
-    return (
-        real_answered >= 0.95 * len(real)
-        and raider_recipients <= 0.05 * budget
-        and max(answered.values(), default=0) <= 1
-    )
+    checks = {
+        "at least 95% of the real senders answered": real_answered >= 0.95 * len(real),
+        "at most 5% of the budget spent on raiders": raider_recipients <= 0.05 * budget,
+        "at most one reply per number": max(answered.values(), default=0) <= 1,
+        **_limit_checks(attempts),
+    }
+    return _print_checks(checks)
 
 
 def main() -> None:
