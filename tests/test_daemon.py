@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from relouphone.errors import ModemTimeout
 from relouphone.pdu import TextPlan, decode_pdu, plan_text
 from relouphone.store import Store
 
+from .conftest import CORPUS
 from .story import HOUR, REPLY_TEXT, Story
 
 
@@ -120,6 +122,37 @@ def test_inbound_text_is_stored_with_the_right_characters(running, sender, text)
     assert row["text"] == text
     assert row["sender"] == sender
     assert row["parts"] == len(slots)
+
+
+CORPUS_PDUS = [json.loads(line) for line in (CORPUS / "pdus.jsonl").open(encoding="utf-8")]
+
+
+def corpus_message(*where: str) -> list[dict]:
+    """Corpus records whose text starts as given: real captures, not our own encoder."""
+    return [
+        next(r for r in CORPUS_PDUS if (r["expected"].get("text") or "").startswith(start))
+        for start in where
+    ]
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        corpus_message("тест"),  # UCS-2
+        corpus_message("Here's a longer message [{"),  # GSM 7-bit extension table
+        corpus_message("that the parts are related", "This is a very long test"),  # 2 of 2 first
+        corpus_message("mon targeting you", "Vintage tupperware"),  # a capture, out of order
+    ],
+    ids=["ucs2", "gsm7-extension", "two-parts-reversed", "captured-parts-reversed"],
+)
+def test_captured_pdus_from_real_modems_are_stored_with_their_text(running, records):
+    for record in records:
+        running.sim.deliver_pdu(record["pdu"])
+    [row] = running.wait_recorded(1)
+    in_order = sorted(records, key=lambda r: (r["expected"]["concat"] or {"seq": 1})["seq"])
+    assert row["text"] == "".join(r["expected"]["text"] for r in in_order)
+    assert row["parts"] == len(records)
+    running.wait_sim_empty()
 
 
 def test_messages_already_on_the_sim_at_start_up_are_ingested_then_deleted(story):
