@@ -7,6 +7,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -104,18 +105,24 @@ def test_reopening_a_migrated_database_keeps_its_data_and_version(tmp_path):
         again.close()
 
 
-def test_a_version_1_database_is_migrated_keeping_its_messages(tmp_path):
-    path = tmp_path / "relouphone.db"
+def old_database(path: Path, version: int, sender: str, kind: str, text: str) -> Path:
+    """A database left at schema `version` by an older relouphone, holding one text."""
     conn = sqlite3.connect(path)
-    conn.executescript(MIGRATIONS[0])
+    for script in MIGRATIONS[:version]:
+        conn.executescript(script)
     conn.execute(
         "INSERT INTO inbound (kind, received_at, sender_raw, sender_kind, text)"
-        " VALUES ('sms', '2026-03-08T12:00:00.000000Z', '0612345678', 'mobile', 'ancien')"
+        " VALUES ('sms', '2026-03-08T12:00:00.000000Z', ?, ?, ?)",
+        (sender, kind, text),
     )
-    conn.execute("PRAGMA user_version=1")
+    conn.execute(f"PRAGMA user_version={version}")
     conn.commit()
     conn.close()
+    return path
 
+
+def test_a_version_1_database_is_migrated_keeping_its_messages(tmp_path):
+    path = old_database(tmp_path / "relouphone.db", 1, "0612345678", "mobile", "ancien")
     store = Store(path)
     try:
         assert store.schema_version == len(MIGRATIONS)
@@ -232,17 +239,7 @@ def test_a_sender_without_a_phone_number_is_counted_as_received(store):
 
 
 def test_a_version_2_database_counts_its_senders_without_a_number_on_migrating(tmp_path):
-    path = tmp_path / "relouphone.db"
-    conn = sqlite3.connect(path)
-    conn.executescript(MIGRATIONS[0] + MIGRATIONS[1])
-    conn.execute(
-        "INSERT INTO inbound (kind, received_at, sender_raw, sender_kind, text)"
-        " VALUES ('sms', '2026-03-08T12:00:00.000000Z', '36179', 'short_code', 'promo')"
-    )
-    conn.execute("PRAGMA user_version=2")
-    conn.commit()
-    conn.close()
-
+    path = old_database(tmp_path / "relouphone.db", 2, "36179", "short_code", "promo")
     store = Store(path)
     try:
         [row] = store._rows("SELECT number, sms_count, call_count FROM senders")
