@@ -93,6 +93,8 @@ class _State:
     storage_retry_at: float = 0.0
     next_parts_check: float = 0.0
     next_sweep: float = 0.0
+    # Deleted from the modem, but the database could not note it yet (see _ingest).
+    unnoted_deletions: list[int] = field(default_factory=list)
     # Since when nobody listened to the modem (None: never, as far as the database knows).
     deaf_since: datetime | None = None
     reconnects: int = 0
@@ -391,6 +393,10 @@ class Daemon:
     ) -> None:
         if not startup:
             self._observe_arrival(store)
+        if self.state.unnoted_deletions:
+            # Before this message is judged a re-read or not (the disk was full).
+            store.mark_pdus_deleted(self.state.unnoted_deletions)
+            self.state.unnoted_deletions = []
         try:
             outcome = ingest_message(
                 store,
@@ -410,7 +416,11 @@ class Daemon:
             # Noted before anything else is read: the next message may be an identical
             # text in this very slot, and a crash before this note would make its read
             # look like a re-read of this one (see ingest.UNREAD).
-            store.mark_pdus_deleted([outcome.pdu_id])
+            try:
+                store.mark_pdus_deleted([outcome.pdu_id])
+            except (StoreError, sqlite3.Error):
+                self.state.unnoted_deletions.append(outcome.pdu_id)
+                raise
 
     def _give_up_on_missing_parts(self, store: Store) -> None:
         """Long texts whose parts never all came are recorded as they are, and answered."""

@@ -14,7 +14,9 @@ from dataclasses import replace
 import pytest
 import serial
 
+from relouphone import daemon as daemon_module
 from relouphone.daemon import EXIT_SIM_LOCKED, RESET_AFTER_SILENCES
+from relouphone.errors import StoreError
 from relouphone.outbox import RETRY_DELAYS
 from relouphone.store import Store
 from tests.story import HOUR, Story
@@ -446,6 +448,39 @@ def test_a_crash_before_a_deletion_is_noted_loses_no_identical_text_after_it(sto
     story.wait_sent(1)
     story.time_passes(HOUR)
     story.expect_replies(TEXTER)
+
+
+def test_a_deletion_the_full_disk_kept_from_noting_loses_no_identical_text_after_it(
+    story, monkeypatch
+):
+    real_note, real_ingest = Store.mark_pdus_deleted, daemon_module.ingest_message
+    failures = {"note": 1, "ingest": 0}
+
+    def note(self, ids):
+        if failures["note"]:
+            failures["note"] -= 1
+            failures["ingest"] = 1  # the disk stays full for the next message too
+            raise sqlite3.OperationalError("database or disk is full")
+        real_note(self, ids)
+
+    def ingest(*args, **kwargs):
+        if failures["ingest"]:
+            failures["ingest"] -= 1
+            raise StoreError("database or disk is full")
+        return real_ingest(*args, **kwargs)
+
+    monkeypatch.setattr(Store, "mark_pdus_deleted", note)
+    monkeypatch.setattr(daemon_module, "ingest_message", ingest)
+    story.start_daemon()
+    moment = story.clock.now()
+    story.sim.deliver_sms(TEXTER, "encore moi", timestamp=moment)
+    story.wait_sim_empty()  # recorded and deleted; the note of the deletion failed
+    # The very same bytes in the very same slot, read (so marked read) while the disk is
+    # still full: read again once it is not, they are no re-read of the first text.
+    story.sim.deliver_sms(TEXTER, "encore moi", timestamp=moment)
+    wait_until(story, lambda: len(story.inbound()) == 2, "both texts recorded", step=5)
+    assert [row["text"] for row in story.inbound()] == ["encore moi", "encore moi"]
+    story.wait_sim_empty()
 
 
 def test_a_modem_left_at_the_pdu_prompt_by_a_killed_daemon_is_taken_back(story):
