@@ -72,8 +72,9 @@ _SIM_ABSENT = {
 }
 # A RING with no +CLIP after this long is a call without caller ID.
 CLIP_GRACE_SECONDS = 1.0
-# 2 ms is about 23 characters at 115200 baud: enough to batch, too short to notice.
-PARTIAL_LINE_WAIT = 0.002
+# 5 ms is about 57 characters at 115200 baud: a line's worth to read in one turn rather
+# than a turn every few bytes (CPU halves on a slow line), and too short to notice.
+PARTIAL_LINE_WAIT = 0.005
 # After ESC at connect: long enough for a modem at a prompt to answer, short for start-up.
 PROMPT_ESCAPE_WAIT = 0.1
 
