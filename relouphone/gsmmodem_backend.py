@@ -362,7 +362,7 @@ class GsmModemBackend:
                 raise
             return match.group(1).strip()
         except ModemError as exc:
-            if exc.code == _SIM_BUSY.get(exc.kind):
+            if exc.code is not None and exc.code == _SIM_BUSY.get(exc.kind or ""):
                 return "SIM BUSY"
             absent = _SIM_ABSENT.get((exc.kind, exc.code))
             if absent:

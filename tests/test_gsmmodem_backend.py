@@ -336,3 +336,21 @@ def test_a_stray_header_line_inside_the_answer_loses_to_the_real_header():
 def test_a_listing_reads_the_stat_after_the_slot_whatever_the_spaces():
     [message] = reading(["+CMGL: 7, 1,,20", PDU, "OK"]).list_stored()
     assert (message.slot, message.stat, message.pdu) == (7, 1, PDU)
+
+
+def test_a_plain_error_to_the_sim_query_is_a_modem_error_at_once(scripted_peer, monkeypatch):
+    monkeypatch.setattr(backend_module, "SIM_READY_WAIT", 5.0)  # waiting would show
+
+    def answer(command: str):
+        return ["ERROR"] if command == "AT+CPIN?" else plain_modem(command)
+
+    peer = scripted_peer(answer)
+    backend = GsmModemBackend(peer.port, command_timeout=2.0)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ModemError) as raised:
+            backend.connect()
+    finally:
+        backend.close()
+    assert not isinstance(raised.value, SimPinError)
+    assert time.monotonic() - started < 4.0
