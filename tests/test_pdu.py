@@ -42,8 +42,9 @@ SUBMIT_FIXTURES = load("submit_fixtures.jsonl")
 WRONG_IN_CORPUS = {
     "07914487200030230406D04F5904": "oracle number 'O2\\x11' keeps septet 0x11 raw; "
     "in the GSM 7-bit default table 0x11 is '_' (TS 23.038 §6.2.1), so we read 'O2_'",
-    "07917283010010F5040BC872388809": "oracle year 2089 for SCTS year digits 99; Gammu "
-    "itself maps 90-99 to the 1990s, so the message is from 1999-03-29",
+    "07917283010010F5040BC872388809": "oracle year 2089 for SCTS year digits 99, that is "
+    "1990 + 99; the two-digit years 90-99 are 1990-1999 (a capture posted on the web before "
+    "Gammu collected it cannot be from 2089), so we read 1999-03-29",
     "07919761989901F031000B919761084218F200F9": "oracle says 8-bit for DCS 0xF9, but coding group "
     "1111 with bit 2 clear is GSM 7-bit, class 1 (bit 3 is reserved) per TS 23.038 §4",
     "07918497483252F0440B91849644507": "oracle reports no concat, but the UDH holds a "
