@@ -42,6 +42,8 @@ RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 MAX_WAIT_SECONDS = 0.5
 # A modem that let this many connections in a row time out is restarted (AT+CFUN=1,1).
 RESET_AFTER_SILENCES = 3
+# After the modem refused to read or delete a message, when to list the SIM again.
+MODEM_REFUSAL_RETRY_SECONDS = 5.0
 # With a database that takes no writes, how often to try again.
 STORAGE_RETRY_SECONDS = 5.0
 # How often to look for long texts whose missing parts are given up on.
@@ -284,13 +286,26 @@ class Daemon:
             self._give_up_on_missing_parts(store)
         if self.clock.monotonic() >= self.state.next_sweep:
             self.state.next_sweep = self.clock.monotonic() + STORAGE_SWEEP_SECONDS
-            self._ingest_all(store, modem, startup=False)
+            self._answered(lambda: self._ingest_all(store, modem, startup=False))
         self._send_due(store, modem)
         if self.clock.monotonic() >= self.state.next_heartbeat:
             self._refresh_health(store, modem)
         event = modem.next_event(self.clock.real_timeout(self._seconds_to_wait(store)))
         if event is not None:
-            self._handle(store, modem, event)
+            self._answered(lambda: self._handle(store, modem, event))
+
+    def _answered(self, step: Callable[[], None]) -> None:
+        """Run a step that reads or deletes messages. A +CMS/+CME error there is the modem
+        answering, not the link failing: what it refused stays on the SIM, and the SIM is
+        listed again soon (a message recorded but not deleted is then a re-read)."""
+        try:
+            step()
+        except ModemError as exc:
+            if exc.code is None or isinstance(exc, SimPinError):
+                raise  # no answer, or no SIM: the connection loop deals with it
+            log.warning("the modem refused a command (%s): listing the SIM again shortly", exc)
+            soon = self.clock.monotonic() + MODEM_REFUSAL_RETRY_SECONDS
+            self.state.next_sweep = min(self.state.next_sweep, soon)
 
     # -- a database that cannot be written (full SD card) -----------------------------------
 

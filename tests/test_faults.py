@@ -406,6 +406,8 @@ def test_a_message_whose_deletion_failed_is_read_again_but_counted_once(story):
 
     story.settle()
     assert [row["text"] for row in story.inbound()] == ["une seule fois"]
+    # The modem answered (with an error): no reason to drop the link and set it up again.
+    assert (story.daemon.state.reconnects, story.sim.commands.count("ATE0")) == (0, 1)
     story.time_passes(HOUR)
     story.wait_sent(1)
     story.time_passes(HOUR)
