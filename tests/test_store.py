@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -140,6 +142,32 @@ def test_a_file_database_uses_wal_and_full_synchronous_commits(tmp_path):
         assert store._scalar("PRAGMA foreign_keys") == 1
     finally:
         store.close()
+
+
+def test_a_write_waits_for_another_process_s_transaction_instead_of_failing(tmp_path):
+    # The CLI (relouphone block) writes while the daemon may be in the middle of a commit.
+    daemon, cli = Store(tmp_path / "relouphone.db"), Store(tmp_path / "relouphone.db")
+    holding = threading.Event()
+
+    def long_transaction() -> None:
+        with daemon.atomic():
+            add_sms(daemon)
+            holding.set()
+            time.sleep(0.5)
+
+    writer = threading.Thread(target=long_transaction)
+    writer.start()
+    try:
+        assert holding.wait(5)
+        started = time.monotonic()
+        cli.block(NUMBER, "harassment", T0)  # waits, then goes through
+        assert time.monotonic() - started >= 0.3
+    finally:
+        writer.join()
+        daemon.close()
+    assert cli.is_blocked(NUMBER) and len(cli.inbound()) == 1
+    assert cli._scalar("PRAGMA busy_timeout") >= 5000
+    cli.close()
 
 
 def test_the_parent_directory_is_created(tmp_path):
