@@ -333,7 +333,7 @@ class HalfWedgedModem:
     resets = 0
 
     def connect(self) -> None:
-        pass
+        """The set-up goes through: the modem answers it."""
 
     def list_stored(self):
         raise ModemTimeout("AT+CMGL=4: no answer within 10s")
@@ -342,7 +342,7 @@ class HalfWedgedModem:
         HalfWedgedModem.resets += 1
 
     def close(self) -> None:
-        pass
+        """Nothing was opened."""
 
 
 def test_a_modem_that_answers_its_set_up_then_falls_silent_is_restarted(clock):
