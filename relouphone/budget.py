@@ -94,8 +94,9 @@ class Usage:
     """What was already handed to the modem, counted from the database as of `now`.
 
     Every count includes sends whose attempt time is after `now` (the clock jumped back).
-    A send handed to the modem counts even if it then failed: the operator may have billed
-    or counted it.
+    Every time a reply was handed to the modem counts, even if it then failed, and each
+    try of a reply refused for a passing reason and retried: the operator may have billed
+    or counted each.
     """
 
     last_minute: int  # attempts with time > now - 60 s

@@ -82,10 +82,11 @@ class History:
     """What the database knows about one number, as of `now`.
 
     `last_reply_at` is the latest moment a reply to this number counted, over the replies
-    that still count (pending, sending or sent; not failed, expired or blocked): the time it
-    was handed to the modem if it was, else its creation time. Taking the send time when
-    there is one is what makes the cooldown hold between the replies as *received*, even
-    when the first one waited days for the budget.
+    that still count (pending, sending, sent, and failed, which may have left all the
+    same; not expired or blocked, which never did): the time it was handed to the modem
+    if it was, else its creation time. Taking the send time when there is one is what
+    makes the cooldown hold between the replies as *received*, even when the first one
+    waited days for the budget.
 
     `reply_pending` says a reply granted to this number has not left yet (pending or
     sending); no second one is granted meanwhile, whatever its age, so two waiting replies

@@ -148,6 +148,20 @@ MIGRATIONS: tuple[str, ...] = (
         refused_at TEXT NOT NULL
     );
     """,
+    # 4: every time a reply is handed to the modem, for the limits: a reply the network
+    # refused for a passing reason and retried was handed over twice, and counts twice.
+    """
+    CREATE TABLE send_attempts (
+        id INTEGER PRIMARY KEY,
+        reply_id INTEGER NOT NULL REFERENCES replies(id),
+        number TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        attempted_at TEXT NOT NULL
+    );
+    CREATE INDEX send_attempts_time ON send_attempts(attempted_at);
+    INSERT INTO send_attempts (reply_id, number, priority, attempted_at)
+        SELECT id, number, priority, attempted_at FROM replies WHERE attempted_at IS NOT NULL;
+    """,
 )
 
 
@@ -601,11 +615,13 @@ class Store:
         def since(seconds: float) -> str:
             return to_db(now - timedelta(seconds=seconds))
 
-        counted = "attempted_at IS NOT NULL AND state != 'pending' AND attempted_at > ?"
-        minute = self._scalar(f"SELECT count(*) FROM replies WHERE {counted}", (since(60),))
-        day = self._scalar(f"SELECT count(*) FROM replies WHERE {counted}", (since(86400),))
+        # Every attempt, whatever came of it: refused, retried, then blocked or expired, it
+        # was still handed to the modem.
+        counted = "FROM send_attempts WHERE attempted_at > ?"
+        minute = self._scalar(f"SELECT count(*) {counted}", (since(60),))
+        day = self._scalar(f"SELECT count(*) {counted}", (since(86400),))
         rows = self.db.execute(
-            f"SELECT number, max(priority = 'burst') FROM replies WHERE {counted} GROUP BY number",
+            f"SELECT number, max(priority = 'burst') {counted} GROUP BY number",
             (since(month_seconds),),
         ).fetchall()
         recipients = frozenset(number for number, _ in rows)
@@ -757,12 +773,20 @@ class Store:
 
         False when the reply is no longer pending (blocked meanwhile, say): do not send it.
         """
-        cursor = self.db.execute(
-            "UPDATE replies SET state = 'sending', attempts = attempts + 1, updated_at = ?,"
-            " attempted_at = ? WHERE id = ? AND state = 'pending'",
-            (to_db(at), to_db(at), reply_id),
-        )
-        return cursor.rowcount == 1
+        with self.atomic():
+            cursor = self.db.execute(
+                "UPDATE replies SET state = 'sending', attempts = attempts + 1, updated_at = ?,"
+                " attempted_at = ? WHERE id = ? AND state = 'pending'",
+                (to_db(at), to_db(at), reply_id),
+            )
+            if cursor.rowcount != 1:
+                return False
+            self.db.execute(
+                "INSERT INTO send_attempts (reply_id, number, priority, attempted_at)"
+                " SELECT id, number, priority, attempted_at FROM replies WHERE id = ?",
+                (reply_id,),
+            )
+        return True
 
     def mark_sent(self, reply_id: int, at: datetime, refs: Sequence[int]) -> None:
         self.db.execute(

@@ -86,7 +86,7 @@ def reply_row(store: Store, reply_id: int) -> dict:
 def test_a_new_database_is_migrated_to_the_latest_schema():
     store = Store(None)
     try:
-        assert store.schema_version == len(MIGRATIONS) == 3
+        assert store.schema_version == len(MIGRATIONS) == 4
         tables = set(store.db.table_names())
         assert {"inbound", "pdus", "senders", "replies", "heartbeat"} <= tables
     finally:
@@ -330,6 +330,17 @@ def test_decisions_count_how_granted_replies_turned_out(store):
     }
     assert store.decisions()["replied"] == 2  # without a `now`, nothing is called deferred
     assert {row["decision"] for row in store.inbound()} == {"replied", "duplicate"}
+
+
+def test_each_attempt_of_a_retried_reply_counts_for_the_limits(store):
+    reply_id = add_reply(store)
+    assert store.mark_sending(reply_id, T0)
+    store.retry_later(reply_id, T0, T0 + minutes(0.5), "+CMS ERROR: 42")  # back in line
+    assert store.usage(T0, 31 * 86400)[:2] == (1, 1)  # still handed to the modem once
+    assert store.mark_sending(reply_id, T0 + minutes(0.5))
+    store.mark_sent(reply_id, T0 + minutes(0.5), [7])
+    minute, day, recipients, bursts = store.usage(T0 + minutes(0.5), 31 * 86400)
+    assert (minute, day, recipients, bursts) == (2, 2, frozenset({NUMBER}), 0)
 
 
 def test_an_empty_database_has_no_last_activity(store):
