@@ -21,8 +21,8 @@ from .clock import Clock, SystemClock
 from .config import Config
 from .errors import ModemError, ModemTimeout, SimPinError, StoreError
 from .flood import RaidDetector
-from .ingest import UNREAD, Outcome, ReplyRule, ingest_call, ingest_incomplete, ingest_message
-from .modem import IncomingCall, Modem, ModemLost, NewMessage, StoredMessage
+from .ingest import Outcome, ReplyRule, ingest_call, ingest_incomplete, ingest_message
+from .modem import UNREAD, IncomingCall, Modem, ModemLost, NewMessage, StoredMessage
 from .outbox import send_due
 from .service import Notifier
 from .store import Store
@@ -100,7 +100,11 @@ class _State:
     # Since when nobody listened to the modem (None: never, as far as the database knows).
     deaf_since: datetime | None = None
     reconnects: int = 0
-    served: bool = False  # this connection got as far as ready
+    # Connections in a row that failed, and that timed out, since the modem last got as far
+    # as ready: one that answers its set-up and then falls silent is as wedged as one that
+    # never answers.
+    failed_connects: int = 0
+    silences: int = 0
     listeners: list[Callable[[str, Outcome | object], None]] = field(default_factory=list)
 
 
@@ -175,11 +179,9 @@ class Daemon:
     def _run_with(self, store: Store) -> int:
         if self._pin_refused_before(store):
             return EXIT_SIM_LOCKED
-        attempt = 0
-        silent = 0
+        state = self.state
         while not self.stop_event.is_set():
             modem = self._modem_factory()
-            self.state.served = False
             try:
                 self._set_modem_state(store, "connecting")
                 modem.connect()
@@ -191,33 +193,29 @@ class Daemon:
                 self._set_modem_state(store, "sim locked", detail=str(exc))
                 return EXIT_SIM_LOCKED
             except ModemTimeout as exc:
-                # Counted until the modem has served a while: one that answers its set-up
-                # and then falls silent is as wedged as one that never answers.
-                if self.state.served:
-                    attempt = silent = 0
                 # The port is there but the modem is mute: wedged.
-                silent += 1
-                log.warning("the modem does not answer (%d times in a row): %s", silent, exc)
+                state.silences += 1
+                log.warning(
+                    "the modem does not answer (%d times in a row): %s", state.silences, exc
+                )
                 self._set_modem_state(store, "not answering", detail=str(exc))
-                if silent >= RESET_AFTER_SILENCES:
+                if state.silences >= RESET_AFTER_SILENCES:
                     log.warning("restarting the modem (AT+CFUN=1,1)")
                     modem.reset()
                     self._set_modem_state(store, "restarting", detail=str(exc))
-                    silent = 0
+                    state.silences = 0
             except (ModemError, _LinkLost) as exc:
                 # Unplugged or the port is gone. The watchdog is fed only while the modem
                 # answers, so a modem gone for good gets us restarted by systemd.
-                if self.state.served:
-                    attempt = silent = 0
                 log.warning("modem unavailable: %s", exc)
                 self._set_modem_state(store, "disconnected", detail=str(exc))
             finally:
                 modem.close()
             if self.stop_event.is_set():
                 break
-            delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
-            attempt += 1
-            self.state.reconnects += 1
+            delay = RECONNECT_DELAYS[min(state.failed_connects, len(RECONNECT_DELAYS) - 1)]
+            state.failed_connects += 1
+            state.reconnects += 1
             log.info("reconnecting in %gs", delay)
             self._pause(delay)
         self._set_modem_state(store, "stopped")
@@ -267,7 +265,7 @@ class Daemon:
         self._refresh_health(store, modem)
         self.notifier.ready()
         self.ready.set()
-        self.state.served = True
+        self.state.failed_connects = self.state.silences = 0
         log.info("ready on %s", self.config.modem.port)
         try:
             while not self.stop_event.is_set():
@@ -430,7 +428,7 @@ class Daemon:
         if outcome.pdu_id is not None:
             # Noted before anything else is read: the next message may be an identical
             # text in this very slot, and a crash before this note would make its read
-            # look like a re-read of this one (see ingest.UNREAD).
+            # look like a re-read of this one (see ingest's note on UNREAD).
             try:
                 store.mark_pdus_deleted([outcome.pdu_id])
             except (StoreError, sqlite3.Error):

@@ -41,6 +41,7 @@ from gsmmodem.modem import GsmModem
 
 from .errors import ModemError, ModemTimeout, SendUncertain, SimPinError
 from .modem import (
+    UNREAD,
     Event,
     IncomingCall,
     ModemHealth,
@@ -97,14 +98,10 @@ _CLIP = re.compile(rf'^\+CLIP:\s*"([^"]*)"\s*,\s*{_NUMBER}(.*)$', re.ASCII)
 # A query (AT+CPIN?): only its answer can look like a line the modem sends on its own.
 _EXTENDED_QUERY = re.compile(r"^AT([+^][A-Za-z]+)\?$", re.ASCII)
 _CLIP_NUMBER = re.compile(r'^\+CLIP:\s*"([^"]*)"')
-_FINAL_ERROR = re.compile(rf"^\+CM([ES]) ERROR:\s*{_NUMBER}", re.ASCII)
-_FINAL_ERROR_ANY = re.compile(r"^\+CM([ES]) ERROR:")
+# The code may be missing or unreadable: an error all the same, of no known code.
+_FINAL_ERROR = re.compile(rf"^\+CM([ES]) ERROR:\s*(?:{_NUMBER})?", re.ASCII)
 _CMGL = re.compile(rf"^\+CMGL:\s*{_NUMBER}\s*,", re.ASCII)
 _CMGR = re.compile(r"^\+CMGR:")
-# <stat> of a stored message in PDU mode: 0 received unread. A header without a readable
-# one (ZTE's "+CMGR: ,,27") is taken as unread: a message counted twice after a crash is
-# better than a new one taken for a re-read and lost.
-_STAT_UNREAD = 0
 _NUMBERS = re.compile(r"\d+", re.ASCII)
 _REGISTRATION = {
     0: "not registered",
@@ -592,11 +589,10 @@ def _parse_clip(line: str) -> IncomingCall:
 def _raise_for_final(command: str, final: str) -> None:
     match = _FINAL_ERROR.match(final)
     if match:
-        kind, code = f"CM{match.group(1)}", int(match.group(2))
-        raise ModemError(f"{_shown(command)}: +{kind} ERROR: {code}", kind=kind, code=code)
-    match = _FINAL_ERROR_ANY.match(final)
-    if match:  # no code we can read: an error all the same, of no known kind
-        raise ModemError(f"{_shown(command)}: {_shown(final)}", kind=f"CM{match.group(1)}")
+        kind, digits = f"CM{match.group(1)}", match.group(2)
+        code = int(digits) if digits else None
+        shown = f"+{kind} ERROR: {code}" if digits else _shown(final)
+        raise ModemError(f"{_shown(command)}: {shown}", kind=kind, code=code)
     if final in ("ERROR", "COMMAND NOT SUPPORT") or final.endswith("ERROR"):
         raise ModemError(f"{_shown(command)}: {final}")
 
@@ -612,12 +608,17 @@ def _first(lines: list[str], prefix: str) -> str | None:
     return next((line for line in lines if line.startswith(prefix)), None)
 
 
-def _header_fields(header: str) -> list[str]:
-    """The fields of a +CMGR/+CMGL header; a PDU on the same line (after a space) is not one."""
-    fields = header.split(":", 1)[1].split(",") if ":" in header else []
-    if fields:
-        fields[-1] = fields[-1].strip().split(" ", 1)[0]
-    return [field.strip() for field in fields]
+def _split_header(header: str) -> tuple[list[str], str | None]:
+    """The fields of a +CMGR/+CMGL header, and the PDU some modems put on the same line,
+    after a space, if there is one."""
+    fields = (
+        [field.strip() for field in header.split(":", 1)[1].split(",")] if ":" in header else []
+    )
+    inline = None
+    if fields and " " in fields[-1]:
+        fields[-1], rest = fields[-1].split(" ", 1)
+        inline = rest.strip().strip('"') or None
+    return fields, inline
 
 
 def _stat(header: str, *, first_field: int) -> int:
@@ -626,10 +627,12 @@ def _stat(header: str, *, first_field: int) -> int:
     Counted from the end, where <length> always is: some modems put the slot first in a
     +CMGR header too ("+CMGR: 4,1,,151"), others leave out <alpha> or give only <length>.
     """
-    fields = _header_fields(header)[first_field:]
+    fields = _split_header(header)[0][first_field:]
     at = -3 if len(fields) >= 3 else 0 if len(fields) == 2 else None
     stat = None if at is None else _small_number(fields[at])
-    return _STAT_UNREAD if stat is None else stat
+    # No readable one (ZTE's "+CMGR: ,,27"): unread, for a message counted twice after a
+    # crash is better than a new one taken for a re-read and lost.
+    return UNREAD if stat is None else stat
 
 
 def _pdu_after(lines: list[str], index: int) -> str | None:
@@ -640,9 +643,9 @@ def _pdu_after(lines: list[str], index: int) -> str | None:
     put the PDU on the header's own line, after a space.
     """
     candidates = []
-    inline = lines[index].split(":", 1)[-1].rsplit(",", 1)[-1].strip().split(" ", 1)
-    if len(inline) == 2 and _tpdu_octets(inline[1].strip().strip('"')) is not None:
-        candidates.append(inline[1].strip().strip('"'))
+    inline = _split_header(lines[index])[1]
+    if inline is not None and _tpdu_octets(inline) is not None:
+        candidates.append(inline)
     for line in lines[index + 1 :]:
         if line == "OK" or line.startswith(("+CMGL:", "+CMGR:")):
             break
@@ -656,7 +659,7 @@ def _pdu_after(lines: list[str], index: int) -> str | None:
 
 
 def _declared_length(header: str) -> int | None:
-    fields = _header_fields(header)
+    fields = _split_header(header)[0]
     return _small_number(fields[-1]) if fields else None
 
 

@@ -16,7 +16,7 @@ from . import gsm7
 from .config import Config
 from .errors import PduError
 from .filters import Filters
-from .modem import IncomingCall, StoredMessage
+from .modem import UNREAD, IncomingCall, StoredMessage
 from .numbers import Sender, identify
 from .pdu import Deliver, decode_pdu, reassemble
 from .policy import Decision, History, Rules, backlog_arrival, decide, reply_due_at
@@ -33,13 +33,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# 27.005 <stat> 0, "received unread". Reading a message marks it read, so one we have
+# Why a message's UNREAD <stat> matters: reading a message marks it read, so one we have
 # read before can never come back unread: an unread message in the slot of one we
 # committed but could not confirm deleting is a new arrival, even with the same bytes
 # (a flooder's identical texts in the same second are byte for byte the same PDU).
 # This holds only if a deletion is noted before the next message is read: the daemon
 # does so, and forgets at start-up the deletions a crash kept it from noting.
-UNREAD = 0
 # Stands for each part of a long text that never arrived.
 MISSING_PART = "[…]"
 # A part arriving this long after its message was recorded incomplete still fills it in.

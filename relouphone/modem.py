@@ -12,6 +12,7 @@ from typing import Protocol
 from .pdu import EncodedPdu
 
 __all__ = [
+    "UNREAD",
     "IncomingCall",
     "Modem",
     "ModemHealth",
@@ -20,10 +21,14 @@ __all__ = [
     "StoredMessage",
 ]
 
+# The <stat> of a message received and not yet read (3GPP TS 27.005, PDU mode).
+UNREAD = 0
+
 
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
-    """A message held in the modem's storage, as its raw PDU."""
+    """A message held in the modem's storage, as its raw PDU; `stat` is 27.005's <stat>
+    (UNREAD, or 1 once read), taken as UNREAD when the modem did not say."""
 
     storage: str
     slot: int

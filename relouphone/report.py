@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from .config import DaemonConfig
 from .store import Store
 from .timefmt import to_db
 
@@ -15,7 +16,9 @@ __all__ = ["STALE_AFTER_SECONDS", "status_report"]
 STALE_AFTER_SECONDS = 180.0
 
 
-def status_report(store: Store, now: datetime, heartbeat_seconds: float = 30.0) -> dict[str, Any]:
+def status_report(
+    store: Store, now: datetime, heartbeat_seconds: float = DaemonConfig().heartbeat
+) -> dict[str, Any]:
     """The daemon's last heartbeat, queue depth and last activity (JSON-ready)."""
     stale_after = max(STALE_AFTER_SECONDS, 3 * heartbeat_seconds)
     beat = store.heartbeat()

@@ -176,39 +176,50 @@ def test_silence_is_a_modem_timeout_and_a_timeout_error(connect):
     assert isinstance(raised.value, TimeoutError)
 
 
-def test_wrong_pin_is_tried_exactly_once(scripted_peer):
+def sim(*states: list[str], pin_entry: list[str] | None = None):
+    """A modem whose AT+CPIN? gets each of `states` in turn (the last one repeats), and whose
+    AT+CPIN=<pin> gets `pin_entry`."""
+    answers = list(states)
+
     def answer(command: str):
         if command == "AT+CPIN?":
-            return ["+CPIN: SIM PIN", "OK"]
-        if command.startswith("AT+CPIN="):
-            return ["+CME ERROR: 16"]
+            return answers.pop(0) if len(answers) > 1 else answers[0]
+        if command.startswith("AT+CPIN=") and pin_entry is not None:
+            return pin_entry
         return plain_modem(command)
 
+    return answer
+
+
+def connecting(scripted_peer, answer, **options) -> tuple[ModemError | None, object]:
+    """(the error connecting raised, or None; the peer) for a modem answering `answer`."""
     peer = scripted_peer(answer)
-    backend = GsmModemBackend(peer.port, pin="1234", command_timeout=2.0)
+    backend = GsmModemBackend(peer.port, command_timeout=2.0, **options)
     try:
-        with pytest.raises(SimPinError, match="not retrying") as raised:
-            backend.connect()
+        backend.connect()
+    except ModemError as exc:
+        return exc, peer
     finally:
         backend.close()
-    assert [c for c in peer.commands if c.startswith("AT+CPIN=")] == ['AT+CPIN="1234"']
-    assert raised.value.refused_pin  # so that the daemon never tries it again
+    return None, peer
+
+
+def pins_tried(peer) -> list[str]:
+    return [c for c in peer.commands if c.startswith("AT+CPIN=")]
+
+
+def test_wrong_pin_is_tried_exactly_once(scripted_peer):
+    answer = sim(["+CPIN: SIM PIN", "OK"], pin_entry=["+CME ERROR: 16"])
+    error, peer = connecting(scripted_peer, answer, pin="1234")
+    assert isinstance(error, SimPinError) and "not retrying" in str(error)
+    assert pins_tried(peer) == ['AT+CPIN="1234"']
+    assert error.refused_pin  # so that the daemon never tries it again
 
 
 def test_a_locked_sim_without_a_configured_pin_is_a_clear_error(scripted_peer):
-    def answer(command: str):
-        if command == "AT+CPIN?":
-            return ["+CPIN: SIM PIN", "OK"]
-        return plain_modem(command)
-
-    peer = scripted_peer(answer)
-    backend = GsmModemBackend(peer.port, command_timeout=2.0)
-    try:
-        with pytest.raises(SimPinError, match=r"\[modem\] pin"):
-            backend.connect()
-    finally:
-        backend.close()
-    assert not [c for c in peer.commands if c.startswith("AT+CPIN=")]
+    error, peer = connecting(scripted_peer, sim(["+CPIN: SIM PIN", "OK"]))
+    assert isinstance(error, SimPinError) and "[modem] pin" in str(error)
+    assert pins_tried(peer) == []
 
 
 def test_a_sim_not_ready_yet_is_waited_for_and_not_taken_for_a_locked_one(
@@ -217,54 +228,31 @@ def test_a_sim_not_ready_yet_is_waited_for_and_not_taken_for_a_locked_one(
     # Right after a boot, the answer to AT+CPIN? is "+CPIN: NOT READY", a line modems also
     # send on their own: it must be read as the answer, and waited out.
     monkeypatch.setattr(backend_module, "SIM_READY_WAIT", 0.01)
-    answers = iter([["+CPIN: NOT READY", "OK"], ["+CME ERROR: 14"]])
-
-    def answer(command: str):
-        if command == "AT+CPIN?":
-            return next(answers, ["+CPIN: READY", "OK"])
-        return plain_modem(command)
-
-    peer = scripted_peer(answer)
-    backend = GsmModemBackend(peer.port, command_timeout=2.0)
-    try:
-        backend.connect()
-    finally:
-        backend.close()
+    answer = sim(["+CPIN: NOT READY", "OK"], ["+CME ERROR: 14"], ["+CPIN: READY", "OK"])
+    error, peer = connecting(scripted_peer, answer)
+    assert error is None
     assert peer.commands.count("AT+CPIN?") == 3
 
 
 def test_a_sim_that_stays_not_ready_is_a_passing_fault_not_a_locked_sim(scripted_peer, monkeypatch):
     monkeypatch.setattr(backend_module, "SIM_READY_WAIT", 0.01)
-
-    def answer(command: str):
-        if command == "AT+CPIN?":
-            return ["+CPIN: NOT READY", "OK"]
-        return plain_modem(command)
-
-    peer = scripted_peer(answer)
-    backend = GsmModemBackend(peer.port, command_timeout=2.0)
-    try:
-        with pytest.raises(ModemError, match="not ready") as raised:
-            backend.connect()
-    finally:
-        backend.close()
-    assert not isinstance(raised.value, SimPinError)  # the daemon reconnects, never exits
+    error, _ = connecting(scripted_peer, sim(["+CPIN: NOT READY", "OK"]))
+    assert isinstance(error, ModemError) and "not ready" in str(error)
+    assert not isinstance(error, SimPinError)  # the daemon reconnects, never exits
 
 
 @pytest.mark.parametrize("error", ["+CME ERROR: 10", "+CME ERROR: 13", "+CMS ERROR: 310"])
 def test_a_missing_or_failed_sim_is_a_clear_error(scripted_peer, error):
-    def answer(command: str):
-        if command == "AT+CPIN?":
-            return [error]
-        return plain_modem(command)
+    raised, _ = connecting(scripted_peer, sim([error]))
+    assert isinstance(raised, SimPinError) and "SIM card" in str(raised)
 
-    peer = scripted_peer(answer)
-    backend = GsmModemBackend(peer.port, command_timeout=2.0)
-    try:
-        with pytest.raises(SimPinError, match="SIM card"):
-            backend.connect()
-    finally:
-        backend.close()
+
+def test_a_plain_error_to_the_sim_query_is_a_modem_error_at_once(scripted_peer, monkeypatch):
+    monkeypatch.setattr(backend_module, "SIM_READY_WAIT", 5.0)  # waiting would show
+    started = time.monotonic()
+    error, _ = connecting(scripted_peer, sim(["ERROR"]))
+    assert isinstance(error, ModemError) and not isinstance(error, SimPinError)
+    assert time.monotonic() - started < 4.0
 
 
 def test_an_unplugged_modem_is_reported_as_lost(connect):
@@ -336,21 +324,3 @@ def test_a_stray_header_line_inside_the_answer_loses_to_the_real_header():
 def test_a_listing_reads_the_stat_after_the_slot_whatever_the_spaces():
     [message] = reading(["+CMGL: 7, 1,,20", PDU, "OK"]).list_stored()
     assert (message.slot, message.stat, message.pdu) == (7, 1, PDU)
-
-
-def test_a_plain_error_to_the_sim_query_is_a_modem_error_at_once(scripted_peer, monkeypatch):
-    monkeypatch.setattr(backend_module, "SIM_READY_WAIT", 5.0)  # waiting would show
-
-    def answer(command: str):
-        return ["ERROR"] if command == "AT+CPIN?" else plain_modem(command)
-
-    peer = scripted_peer(answer)
-    backend = GsmModemBackend(peer.port, command_timeout=2.0)
-    started = time.monotonic()
-    try:
-        with pytest.raises(ModemError) as raised:
-            backend.connect()
-    finally:
-        backend.close()
-    assert not isinstance(raised.value, SimPinError)
-    assert time.monotonic() - started < 4.0
